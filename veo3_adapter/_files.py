@@ -1,0 +1,61 @@
+"""Atomic file writes: a temporary file beside the target, fsync, ``os.replace``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_write_bytes", "remove_stale_temp_files"]
+
+TEMP_SUFFIX = ".veo3-partial"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(dest: Path) -> Iterator[BinaryIO]:
+    """Yield a file that replaces ``dest`` only if the block finishes without an exception.
+
+    The temporary file lives beside ``dest`` (same filesystem, so the rename is atomic) and is
+    removed on every failure; ``dest`` is never seen half-written.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMP_SUFFIX)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` atomically."""
+    with atomic_file(dest) as handle:
+        handle.write(data)
+
+
+def remove_stale_temp_files(directory: Path) -> list[Path]:
+    """Delete temporary files a killed process left in ``directory``; return what was removed."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.glob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -1,0 +1,322 @@
+"""Streaming, authenticated clip download that never sends the key anywhere but the API.
+
+The SDK's own client follows redirects with ``x-goog-api-key`` still attached, whatever host
+the redirect names. Here every hop is followed by hand: the key goes only to the API's own
+origin and is dropped for good the moment a redirect leaves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from ._files import atomic_file
+from .errors import TRANSIENT_STATUS, DownloadError, InvalidClipError, UnsafeURLError
+from .mp4 import looks_like_mp4
+from .retry import RetryPolicy, retry_after_seconds
+
+__all__ = ["API_KEY_HEADER", "ClipDownloader", "Origin", "redact_url"]
+
+logger = logging.getLogger("veo3_adapter.download")
+
+API_KEY_HEADER = "x-goog-api-key"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_ERROR_BODY_LIMIT = 2048
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Scheme, host and port: the unit the key is bound to."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: httpx.URL) -> Origin:
+        port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, -1)
+        return cls(url.scheme, url.host.lower(), port)
+
+    def __str__(self) -> str:
+        if _DEFAULT_PORTS.get(self.scheme) == self.port:
+            return f"{self.scheme}://{self.host}"
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """``scheme://host[:port]/path`` only: no user info, no query (it may carry a signature)."""
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else url
+    except (httpx.InvalidURL, TypeError):
+        return "<unparseable URL>"
+    return f"{Origin.of(parsed)}{parsed.path}"
+
+
+class _Transient(Exception):
+    """One attempt failed in a way that another attempt may not."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Progress:
+    written: int = 0
+    total: int | None = None
+    resumable: bool = False
+    validator: str = ""
+    head: bytes = field(default=b"")
+
+
+class ClipDownloader:
+    """Downloads a video URI into a file, atomically, with bounded retries and resume."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        api_key: str,
+        api_origin: Origin,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        max_redirects: int = 5,
+        chunk_size: int = 1 << 20,
+    ) -> None:
+        self._client = client
+        self._key = api_key
+        self._origin = api_origin
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rand = rand
+        self._max_redirects = max_redirects
+        self._chunk_size = chunk_size
+
+    def download(self, uri: str, dest: Path, *, operation_name: str = "") -> int:
+        """Stream ``uri`` into ``dest``; return the number of bytes written.
+
+        Raises ``UnsafeURLError`` before sending anything when the URI is not on the API's
+        origin, ``InvalidClipError`` for a body that is not a complete MP4 and
+        ``DownloadError`` for everything else. ``dest`` is untouched on failure.
+        """
+        what = f"operation {operation_name}" if operation_name else "video"
+        url = self._check_start(uri, what)
+        progress = _Progress()
+        with atomic_file(dest) as out:
+            failures = 0
+            while True:
+                try:
+                    self._attempt(url, out, progress, what)
+                    break
+                except _Transient as exc:
+                    failures += 1
+                    if failures >= self._retry.attempts:
+                        raise DownloadError(
+                            f"download of {what} from {redact_url(url)} failed after "
+                            f"{failures} attempts: {exc.reason}",
+                            operation_name=operation_name,
+                            status_code=exc.status_code,
+                        ) from exc.__cause__ or exc
+                    delay = self._retry.delay(failures, exc.retry_after, self._rand)
+                    logger.info(
+                        "download of %s: %s; retry %d of %d in %.1fs",
+                        what,
+                        exc.reason,
+                        failures,
+                        self._retry.attempts - 1,
+                        delay,
+                    )
+                    self._sleep(delay)
+        return progress.written
+
+    def _check_start(self, uri: str, what: str) -> httpx.URL:
+        try:
+            url = httpx.URL(uri)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise UnsafeURLError(f"video URI of {what} is not a valid URL") from exc
+        if url.userinfo:
+            raise UnsafeURLError(
+                f"video URI of {what} carries user info; refusing to send the key there"
+            )
+        if "key" in url.params:
+            raise UnsafeURLError(
+                f"video URI of {what} carries a 'key' query parameter; keys go in headers only"
+            )
+        if Origin.of(url) != self._origin:
+            raise UnsafeURLError(
+                f"video URI of {what} is on {Origin.of(url)}, not the API origin "
+                f"{self._origin}; refusing to send the key there (nothing was sent)"
+            )
+        return url
+
+    def _attempt(self, url: httpx.URL, out: BinaryIO, progress: _Progress, what: str) -> None:
+        headers = {"accept-encoding": "identity"}
+        if progress.written and progress.resumable:
+            headers["range"] = f"bytes={progress.written}-"
+            if progress.validator:
+                headers["if-range"] = progress.validator
+        elif progress.written:
+            _restart(out, progress)
+        response = self._open(url, headers, what)
+        try:
+            self._start_body(response, out, progress, what)
+            try:
+                for chunk in response.iter_bytes(self._chunk_size):
+                    self._write(chunk, out, progress, what)
+            except httpx.TransportError as exc:
+                raise _Transient(
+                    f"connection broke after {progress.written} bytes ({type(exc).__name__})"
+                ) from exc
+        finally:
+            response.close()
+        if progress.total is not None and progress.written < progress.total:
+            raise _Transient(f"body ended at {progress.written} of {progress.total} bytes")
+        if progress.total is not None and progress.written > progress.total:
+            raise InvalidClipError(
+                f"download of {what} sent {progress.written} bytes, more than the "
+                f"{progress.total} announced"
+            )
+        if len(progress.head) < 8:
+            raise InvalidClipError(
+                f"download of {what} returned {progress.written} bytes, too short for an MP4"
+            )
+
+    def _open(self, url: httpx.URL, headers: dict[str, str], what: str) -> httpx.Response:
+        send_key = True
+        current = url
+        for _hop in range(self._max_redirects + 1):
+            hop_headers = dict(headers)
+            if send_key:
+                hop_headers[API_KEY_HEADER] = self._key
+            request = self._client.build_request("GET", current, headers=hop_headers)
+            try:
+                response = self._client.send(request, stream=True, follow_redirects=False)
+            except httpx.TransportError as exc:
+                raise _Transient(
+                    f"could not reach {redact_url(current)} ({type(exc).__name__})"
+                ) from exc
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                response.close()
+                current = self._next_hop(current, location, what)
+                if Origin.of(current) != self._origin:
+                    send_key = False
+                continue
+            if response.status_code in (200, 206):
+                return response
+            self._raise_for_status(response, current, what)
+        raise DownloadError(
+            f"download of {what} was redirected more than {self._max_redirects} times",
+        )
+
+    def _next_hop(self, current: httpx.URL, location: str, what: str) -> httpx.URL:
+        try:
+            target = current.join(location)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise UnsafeURLError(f"download of {what} was redirected to an invalid URL") from exc
+        if target.scheme not in _DEFAULT_PORTS:
+            raise UnsafeURLError(
+                f"download of {what} was redirected to a {target.scheme!r} URL; refused"
+            )
+        if current.scheme == "https" and target.scheme != "https":
+            raise UnsafeURLError(
+                f"download of {what} was redirected from https to {redact_url(target)}; "
+                "refusing to downgrade"
+            )
+        if target.userinfo:
+            raise UnsafeURLError(
+                f"download of {what} was redirected to a URL with user info; refused"
+            )
+        return target
+
+    def _raise_for_status(self, response: httpx.Response, url: httpx.URL, what: str) -> None:
+        status = response.status_code
+        try:
+            snippet = _read_snippet(response)
+        finally:
+            response.close()
+        reason = f"HTTP {status} from {redact_url(url)}"
+        if snippet:
+            reason += f": {snippet}"
+        reason = reason.replace(self._key, "[REDACTED]")
+        if status in TRANSIENT_STATUS:
+            raise _Transient(
+                reason,
+                status_code=status,
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            )
+        raise DownloadError(f"download of {what} failed: {reason}", status_code=status)
+
+    def _start_body(
+        self, response: httpx.Response, out: BinaryIO, progress: _Progress, what: str
+    ) -> None:
+        headers = response.headers
+        if response.status_code == 206:
+            match = _CONTENT_RANGE_RE.match(headers.get("content-range", ""))
+            if not match or int(match.group(1)) != progress.written:
+                # The server answered a range we did not ask for: start over without one.
+                progress.resumable = False
+                raise _Transient("server answered an unexpected byte range")
+            total = match.group(3)
+            progress.total = int(total) if total != "*" else None
+            return
+        if progress.written:
+            _restart(out, progress)  # the file changed (If-Range) or ranges are unsupported
+        progress.resumable = headers.get("accept-ranges", "").lower() == "bytes"
+        etag = headers.get("etag", "")
+        progress.validator = (
+            etag if etag and not etag.startswith("W/") else headers.get("last-modified", "")
+        )
+        length = headers.get("content-length")
+        progress.total = (
+            int(length)
+            if length and length.isdigit() and "content-encoding" not in headers
+            else None
+        )
+
+    def _write(self, chunk: bytes, out: BinaryIO, progress: _Progress, what: str) -> None:
+        if len(progress.head) < 8:
+            progress.head = (progress.head + chunk)[:8]
+            if len(progress.head) == 8 and not looks_like_mp4(progress.head):
+                raise InvalidClipError(f"download of {what} is not an MP4 (no 'ftyp' box)")
+        out.write(chunk)
+        progress.written += len(chunk)
+
+
+def _restart(out: BinaryIO, progress: _Progress) -> None:
+    out.seek(0)
+    out.truncate()
+    progress.written = 0
+    progress.head = b""
+
+
+def _read_snippet(response: httpx.Response) -> str:
+    """The start of an error body, for the message; never the whole (it may be large)."""
+    collected = b""
+    try:
+        for chunk in response.iter_bytes():
+            collected += chunk
+            if len(collected) >= _ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass
+    text = collected[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
+    return " ".join(text.split())[:300]

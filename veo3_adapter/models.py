@@ -1,0 +1,121 @@
+"""Domain types: a generation job and its options. Nothing here knows the SDK or HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import InvalidVariantError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ErrorCode",
+    "GenerationOptions",
+    "JobStatus",
+    "Veo3Job",
+    "validate_variant",
+]
+
+DEFAULT_MODEL = "veo-3.0-generate-001"
+MAX_VARIANT_LENGTH = 100
+_VARIANT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life: pending -> submitted -> generated -> downloaded, or failed."""
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    GENERATED = "generated"
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"
+
+
+class ErrorCode(StrEnum):
+    """Machine codes stored in ``Veo3Job.error_message`` when a job fails."""
+
+    DOWNLOAD_FAILED = "download_failed"
+    GENERATION_FAILED = "generation_failed"
+    RAI_FILTERED = "rai_filtered"
+    SUBMIT_FAILED = "submit_failed"
+    POLL_FAILED = "poll_failed"
+    TIMEOUT = "timeout"
+    OPERATION_NOT_FOUND = "operation_not_found"
+    MISSING_OPERATION_NAME = "missing_operation_name"
+
+
+def validate_variant(variant: object) -> str:
+    """Return ``variant`` if it can be a file name, else raise ``InvalidVariantError`` naming it."""
+    if not isinstance(variant, str):
+        raise InvalidVariantError(f"variant name must be a string, got {type(variant).__name__}")
+    if len(variant) > MAX_VARIANT_LENGTH:
+        raise InvalidVariantError(
+            f"variant name {variant[:40]!r}... is {len(variant)} characters long; "
+            f"the limit is {MAX_VARIANT_LENGTH}"
+        )
+    if not _VARIANT_RE.fullmatch(variant):
+        raise InvalidVariantError(
+            f"variant name {variant!r} is not allowed: it becomes veo3/<variant>.mp4, so use "
+            "letters, digits, '.', '_' and '-' only, not starting with '.'"
+        )
+    return variant
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationOptions:
+    """Per-adapter or per-job generation settings; ``None`` means "not set here"."""
+
+    model: str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    duration_seconds: int | None = None
+    negative_prompt: str | None = None
+    person_generation: str | None = None
+    enhance_prompt: bool | None = None
+
+    def merged(self, override: GenerationOptions | None) -> GenerationOptions:
+        """Return these options with every field that ``override`` sets replaced."""
+        if override is None:
+            return self
+        changes = {
+            f.name: getattr(override, f.name)
+            for f in dataclasses.fields(override)
+            if getattr(override, f.name) is not None
+        }
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set, for jobs.json."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Veo3Job:
+    """One clip to generate. Frozen: changes return a new job (``dataclasses.replace``)."""
+
+    variant: str
+    prompt: str
+    status: JobStatus = JobStatus.PENDING
+    operation_name: str = ""
+    error_message: str = ""
+    error_detail: str = ""
+    clip_path: str = ""
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    video_uri: str = ""
+    clip_bytes: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """True when nothing more will happen to this job in this run."""
+        return self.status in (JobStatus.DOWNLOADED, JobStatus.FAILED)
+
+    def failed(self, code: ErrorCode, detail: str = "") -> Veo3Job:
+        """This job marked FAILED with a machine code and a human reason."""
+        return dataclasses.replace(
+            self, status=JobStatus.FAILED, error_message=code.value, error_detail=detail
+        )

@@ -1,0 +1,275 @@
+"""Drives jobs through a ``VideoGenerationPort``: submit, poll, download, record."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ._files import remove_stale_temp_files
+from .errors import InvalidVariantError, OutputDirInUseError, PollError, Veo3Error
+from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
+from .mp4 import is_mp4_file
+from .port import VideoGenerationPort
+from .store import read_jobs_json, write_jobs_json
+
+__all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
+
+logger = logging.getLogger("veo3_adapter.orchestrator")
+
+CLIPS_DIRNAME = "veo3"
+JOBS_FILENAME = "jobs.json"
+_LOCK_FILENAME = ".veo3.lock"
+# Failures that another look at the server may still turn into a clip.
+_RETRY_DOWNLOAD = {ErrorCode.DOWNLOAD_FAILED.value}
+_RETRY_POLL = {ErrorCode.TIMEOUT.value, ErrorCode.POLL_FAILED.value}
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Veo3Orchestrator:
+    """Runs a batch of variants to clips in ``output_dir/veo3/``, recording every step.
+
+    ``jobs.json`` is rewritten atomically after every change of state, so a crash at any
+    point leaves a file that ``resume()`` can continue from.
+    """
+
+    def __init__(
+        self,
+        port: VideoGenerationPort,
+        output_dir: Path | str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], str] = _utc_now,
+    ) -> None:
+        if poll_interval < 0 or timeout < 0:
+            raise ValueError("poll_interval and timeout must not be negative")
+        self.port = port
+        self.output_dir = Path(output_dir)
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._jobs: dict[str, Veo3Job] = {}
+
+    @property
+    def clips_dir(self) -> Path:
+        """``output_dir/veo3``: clips, jobs.json and the lock file."""
+        return self.output_dir / CLIPS_DIRNAME
+
+    @property
+    def jobs_path(self) -> Path:
+        """``output_dir/veo3/jobs.json``."""
+        return self.clips_dir / JOBS_FILENAME
+
+    def clip_path(self, variant: str) -> Path:
+        """Where the clip of ``variant`` is written: ``output_dir/veo3/{variant}.mp4``."""
+        return self.clips_dir / f"{validate_variant(variant)}.mp4"
+
+    def jobs(self) -> list[Veo3Job]:
+        """The jobs recorded in jobs.json (read-only; raises ``JobsFileError``)."""
+        return read_jobs_json(self.jobs_path)
+
+    # -- the two entry points --------------------------------------------------------------
+
+    def run(
+        self,
+        prompts: Mapping[str, str],
+        *,
+        options: Mapping[str, GenerationOptions] | None = None,
+    ) -> list[Veo3Job]:
+        """Generate and download one clip per ``variant -> prompt``; return the final jobs.
+
+        Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
+        FAILED with a machine code and the rest carry on.
+        """
+        options = dict(options or {})
+        for variant, prompt in prompts.items():
+            validate_variant(variant)
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"prompt of variant {variant!r} is empty")
+        unknown = sorted(set(options) - set(prompts))
+        if unknown:
+            raise InvalidVariantError(f"options given for variants with no prompt: {unknown}")
+        if not prompts:
+            return []
+        with self._locked():
+            self._jobs = {job.variant: job for job in self._read_if_present()}
+            stamp = self._now()
+            for variant, prompt in prompts.items():
+                self._jobs.pop(variant, None)
+                self._jobs[variant] = Veo3Job(
+                    variant=variant,
+                    prompt=prompt,
+                    options=options.get(variant, GenerationOptions()),
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            self._save()
+            for variant in prompts:
+                self._submit(variant)
+            self._drive(list(prompts), wait_first=True)
+            return [self._jobs[variant] for variant in prompts]
+
+    def resume(self) -> list[Veo3Job]:
+        """Continue from jobs.json: poll what was running, fetch missing or broken clips."""
+        with self._locked():
+            self._jobs = {job.variant: job for job in read_jobs_json(self.jobs_path)}
+            todo: list[str] = []
+            for variant, job in list(self._jobs.items()):
+                resumed = self._resume_state(job)
+                if resumed is not job:
+                    self._set(resumed)
+                if resumed.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
+                    todo.append(variant)
+            self._drive(todo, wait_first=False)
+            return list(self._jobs.values())
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _resume_state(self, job: Veo3Job) -> Veo3Job:
+        status = job.status
+        if status is JobStatus.DOWNLOADED and is_mp4_file(self.clip_path(job.variant)):
+            return job
+        if status is JobStatus.FAILED:
+            if job.error_message in _RETRY_DOWNLOAD:
+                status = JobStatus.GENERATED
+            elif job.error_message in _RETRY_POLL:
+                status = JobStatus.SUBMITTED
+            else:
+                return job
+        elif status is JobStatus.DOWNLOADED:
+            logger.info("clip of variant %r is missing or broken; fetching it again", job.variant)
+            status = JobStatus.GENERATED
+        elif status is JobStatus.PENDING:
+            status = JobStatus.SUBMITTED
+        if not job.operation_name:
+            return job.failed(
+                ErrorCode.MISSING_OPERATION_NAME,
+                "jobs.json has no operation name for this job, so the server cannot be asked "
+                "about it; run the variant again",
+            )
+        return dataclasses.replace(job, status=status, error_message="", error_detail="")
+
+    def _submit(self, variant: str) -> None:
+        job = self._jobs[variant]
+        try:
+            submitted = self.port.submit_job(variant, job.prompt, job.options)
+        except Veo3Error as exc:
+            logger.warning("submit of variant %r failed: %s", variant, exc)
+            self._set(job.failed(ErrorCode.SUBMIT_FAILED, str(exc)))
+            return
+        self._set(dataclasses.replace(submitted, created_at=job.created_at))
+
+    def _drive(self, variants: list[str], *, wait_first: bool) -> None:
+        deadline = self._clock() + self.timeout
+        if wait_first and self._waiting(variants):
+            self._sleep(min(self.poll_interval, self.timeout))
+        while True:
+            for variant in variants:
+                if self._jobs[variant].status is JobStatus.SUBMITTED:
+                    self._poll(variant)
+                if self._jobs[variant].status is JobStatus.GENERATED:
+                    self._download(variant)
+            waiting = self._waiting(variants)
+            if not waiting:
+                return
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                for variant in waiting:
+                    logger.warning("variant %r timed out after %.0fs", variant, self.timeout)
+                    self._set(
+                        self._jobs[variant].failed(
+                            ErrorCode.TIMEOUT,
+                            f"still running after {self.timeout:g}s; run resume to keep waiting",
+                        )
+                    )
+                return
+            self._sleep(min(self.poll_interval, remaining))
+
+    def _waiting(self, variants: list[str]) -> list[str]:
+        return [v for v in variants if self._jobs[v].status is JobStatus.SUBMITTED]
+
+    def _poll(self, variant: str) -> None:
+        job = self._jobs[variant]
+        try:
+            polled = self.port.poll_job(job)
+        except PollError as exc:
+            if exc.transient:
+                logger.warning("poll of variant %r failed, will try again: %s", variant, exc)
+                return
+            self._set(job.failed(ErrorCode.POLL_FAILED, str(exc)))
+            return
+        except Veo3Error as exc:
+            self._set(job.failed(ErrorCode.POLL_FAILED, str(exc)))
+            return
+        if polled != job:
+            self._set(polled)
+
+    def _download(self, variant: str) -> None:
+        job = self._jobs[variant]
+        dest = self.clip_path(variant)
+        try:
+            written = self.port.download_clip(job, dest)
+        except Veo3Error as exc:
+            logger.warning("download of variant %r failed: %s", variant, exc)
+            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, str(exc)))
+            return
+        self._set(
+            dataclasses.replace(
+                job,
+                status=JobStatus.DOWNLOADED,
+                clip_path=str(written),
+                clip_bytes=written.stat().st_size,
+                error_message="",
+                error_detail="",
+            )
+        )
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _set(self, job: Veo3Job) -> None:
+        self._jobs[job.variant] = dataclasses.replace(job, updated_at=self._now())
+        self._save()
+
+    def _save(self) -> None:
+        write_jobs_json(self.jobs_path, list(self._jobs.values()))
+
+    def _read_if_present(self) -> list[Veo3Job]:
+        if not self.jobs_path.exists():
+            return []
+        return read_jobs_json(self.jobs_path)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = self.clips_dir / _LOCK_FILENAME
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputDirInUseError(
+                f"{self.clips_dir} is in use by another orchestrator (lock {lock_path}); "
+                "wait for it to finish or use another output directory"
+            ) from None
+        try:
+            removed = remove_stale_temp_files(self.clips_dir)
+            if removed:
+                logger.info("removed %d partial file(s) left by an interrupted run", len(removed))
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)

@@ -1,0 +1,39 @@
+"""The port every video generation backend satisfies (structurally, without inheriting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from .models import GenerationOptions, Veo3Job
+
+__all__ = ["VideoGenerationPort"]
+
+
+@runtime_checkable
+class VideoGenerationPort(Protocol):
+    """What the orchestrator needs from a Veo backend: submit, poll, download."""
+
+    def submit_job(
+        self, variant: str, prompt: str, options: GenerationOptions | None = None
+    ) -> Veo3Job:
+        """Start generating; returns a SUBMITTED job carrying the server's ``operation_name``.
+
+        Raises ``SubmitError`` when the request is refused.
+        """
+        ...
+
+    def poll_job(self, job: Veo3Job) -> Veo3Job:
+        """Read the job's operation; returns it SUBMITTED (still running), GENERATED or FAILED.
+
+        Raises ``PollError`` when the operation's state cannot be read.
+        """
+        ...
+
+    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
+        """Write the finished clip to the file ``dest`` atomically and return ``dest``.
+
+        Raises ``Veo3GenerationError`` (usually ``DownloadError``) on failure; ``dest`` is
+        then left as it was.
+        """
+        ...

@@ -1,0 +1,83 @@
+"""Bounded exponential backoff with jitter that honours ``Retry-After``."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RetryPolicy", "retry_after_seconds", "retry_delay_from_error_body"]
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How often and how long to wait before trying a transient failure again.
+
+    ``attempts`` counts every try, the first included. The wait before retry *n* (from 1) is
+    ``initial * multiplier**(n-1)`` capped at ``maximum``, plus up to ``jitter`` of itself at
+    random; a server's ``Retry-After`` wins when it asks for longer, up to ``max_retry_after``.
+    """
+
+    attempts: int = 5
+    initial: float = 1.0
+    multiplier: float = 2.0
+    maximum: float = 30.0
+    jitter: float = 0.5
+    max_retry_after: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
+        if min(self.initial, self.multiplier, self.maximum, self.jitter) < 0:
+            raise ValueError("RetryPolicy delays must not be negative")
+
+    def delay(
+        self,
+        retry: int,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
+        backoff = min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+        backoff += backoff * self.jitter * rand()
+        if retry_after is not None:
+            backoff = max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Parse a ``Retry-After`` header (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def retry_delay_from_error_body(body: Mapping[str, Any] | None) -> float | None:
+    """Read ``google.rpc.RetryInfo.retryDelay`` ("30s") out of a Google API error body."""
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, Mapping) else None
+    if not isinstance(details, list):
+        return None
+    for detail in details:
+        if not isinstance(detail, Mapping):
+            continue
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DURATION_RE.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
