@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import BinaryIO
 
 import httpx
 
+from . import clock as _clock
 from ._files import atomic_file
 from .errors import TRANSIENT_STATUS, DownloadError, InvalidClipError, UnsafeURLError
 from .mp4 import looks_like_mp4
@@ -96,7 +96,7 @@ class ClipDownloader:
         api_origin: Origin,
         *,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = _clock.sleep,
         rand: Callable[[], float] = random.random,
         max_redirects: int = 5,
         chunk_size: int = 1 << 20,

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import random
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from . import clock as _clock
 from .download import ClipDownloader, Origin
 from .errors import (
     TRANSIENT_STATUS,
@@ -62,7 +62,7 @@ class GeminiVeo3Adapter:
         model: str = DEFAULT_MODEL,
         base_url: str | None = None,
         http_client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = _clock.sleep,
         options: GenerationOptions | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,

@@ -7,11 +7,11 @@ import dataclasses
 import fcntl
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import clock as _clock
 from ._files import remove_stale_temp_files
 from .errors import InvalidVariantError, OutputDirInUseError, PollError, Veo3Error
 from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
@@ -49,8 +49,8 @@ class Veo3Orchestrator:
         *,
         poll_interval: float = 10.0,
         timeout: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = _clock.sleep,
+        clock: Callable[[], float] = _clock.monotonic,
         now: Callable[[], str] = _utc_now,
     ) -> None:
         if poll_interval < 0 or timeout < 0:
