@@ -297,6 +297,25 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit_paths
+
+    try:
+        findings = audit_paths(Path(p) for p in args.paths)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(
+            f"veo3: {len(findings)} secret-shaped value(s) found; scrub or re-record these files",
+            file=sys.stderr,
+        )
+        return EXIT_JOB_FAILED
+    print(f"veo3: no secrets found in {', '.join(args.paths)}")
+    return EXIT_OK
+
+
 def _orchestrator(
     adapter: VideoGenerationPort, args: argparse.Namespace, out: Path | None = None
 ) -> Veo3Orchestrator:
@@ -373,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--download-port", type=int, default=0, help="0 picks a free port")
     emulator.add_argument("--scenario", default="success", help="default scenario name")
     emulator.set_defaults(func=cmd_emulator)
+
+    cassettes = sub.add_parser("cassettes", help="work with recorded cassettes")
+    cassettes_sub = cassettes.add_subparsers(dest="cassettes_command", required=True)
+    audit = cassettes_sub.add_parser(
+        "audit", help="exit 1 if any file holds a key, a key header or a key= parameter"
+    )
+    audit.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

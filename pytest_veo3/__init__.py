@@ -1,0 +1,45 @@
+"""pytest-veo3: test Veo 3 pipelines offline with ``fake_veo3`` and ``recorded_veo3``.
+
+Importing this package is cheap: the types below are loaded on first use, so the plugin adds
+next to nothing to a session that uses no veo3 fixture.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
+
+    from .cassette import CassetteMismatchError, RecordMode, VeoCassette
+
+    FakeVeo3 = FakeVeo3Adapter
+    RecordedVeo3 = GeminiVeo3Adapter
+
+__all__ = [
+    "CassetteMismatchError",
+    "FakeOutcome",
+    "FakeVeo3",
+    "RecordMode",
+    "RecordedVeo3",
+    "VeoCassette",
+]
+
+_LAZY = {
+    "FakeVeo3": ("veo3_adapter", "FakeVeo3Adapter"),
+    "RecordedVeo3": ("veo3_adapter", "GeminiVeo3Adapter"),
+    "FakeOutcome": ("veo3_adapter", "FakeOutcome"),
+    "CassetteMismatchError": ("pytest_veo3.cassette", "CassetteMismatchError"),
+    "RecordMode": ("pytest_veo3.cassette", "RecordMode"),
+    "VeoCassette": ("pytest_veo3.cassette", "VeoCassette"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pytest_veo3' has no attribute {name!r}") from None
+    import importlib
+
+    return getattr(importlib.import_module(module_name), attribute)

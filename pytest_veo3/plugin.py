@@ -1,0 +1,332 @@
+"""The ``veo3`` pytest plugin: ``fake_veo3`` and ``recorded_veo3`` fixtures.
+
+Loading this module costs almost nothing: google-genai, httpx and vcrpy are imported only
+inside the fixtures, when a test asks for one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
+
+    from .cassette import VeoCassette
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+DEFAULT_CASSETTE_DIR = "tests/cassettes"
+DEFAULT_BODY_THRESHOLD = 64 * 1024
+
+HELP_RECORD_MODE = (
+    "when veo3 cassettes may touch the network: none (replay only, the default), once, "
+    "new_episodes, all. Recording needs GEMINI_API_KEY."
+)
+HELP_CASSETTE_DIR = f"directory of your veo3 cassettes (default: {DEFAULT_CASSETTE_DIR})"
+HELP_BASE_URL = "API base URL to record against (any compatible server, the emulator included)"
+HELP_SHRINK = "replace recorded MP4 bodies with a small valid MP4"
+HELP_BODY_THRESHOLD = (
+    f"bodies larger than this many bytes are stored in body files beside the cassette "
+    f"(default {DEFAULT_BODY_THRESHOLD})"
+)
+MARKER_CASSETTE = (
+    "veo3_cassette(name): replay the cassette `name` with recorded_veo3: a file "
+    "<veo3_cassette_dir>/<name>.yaml, or a built-in scenario (success, rai_filtered, "
+    "operation_error, download_not_found, download_forbidden, download_server_error, "
+    "rate_limited, truncated_download)"
+)
+MARKER_FAKE = (
+    "veo3_fake(*, default='success', outcomes=None, polls=0): script fake_veo3; outcomes "
+    "maps variant -> 'success' | 'generation_failed' | 'rai_filtered' | 'download_failed' | "
+    "'submit_failed' or a FakeOutcome"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's resolved configuration for this session."""
+
+    record_mode: str
+    cassette_dir: Path
+    base_url: str
+    shrink_videos: bool
+    body_threshold: int
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("veo3", "Veo 3 fixtures (pytest-veo3)")
+    group.addoption("--veo3-record-mode", choices=RECORD_MODES, help=HELP_RECORD_MODE)
+    group.addoption("--veo3-cassette-dir", metavar="DIR", help=HELP_CASSETTE_DIR)
+    group.addoption("--veo3-base-url", metavar="URL", help=HELP_BASE_URL)
+    group.addoption("--veo3-shrink-videos", action="store_true", default=None, help=HELP_SHRINK)
+    group.addoption("--veo3-body-threshold", type=int, metavar="BYTES", help=HELP_BODY_THRESHOLD)
+    parser.addini("veo3_record_mode", HELP_RECORD_MODE, default="none")
+    parser.addini("veo3_cassette_dir", HELP_CASSETTE_DIR, default=DEFAULT_CASSETTE_DIR)
+    parser.addini("veo3_base_url", HELP_BASE_URL, default="")
+    parser.addini("veo3_shrink_videos", HELP_SHRINK, type="bool", default=False)
+    parser.addini("veo3_body_threshold", HELP_BODY_THRESHOLD, default=str(DEFAULT_BODY_THRESHOLD))
+
+
+def _resolve(config: pytest.Config, name: str, env: str) -> Any:
+    """Command line, then environment (VEO3_*), then ini, then the ini default."""
+    value = config.getoption(name)
+    if value is not None:
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    return config.getini(name)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    mode = str(_resolve(config, "veo3_record_mode", "VEO3_RECORD_MODE"))
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"veo3: unknown record mode {mode!r}; valid: {', '.join(RECORD_MODES)}"
+        )
+    directory = Path(str(_resolve(config, "veo3_cassette_dir", "VEO3_CASSETTE_DIR")))
+    if not directory.is_absolute():
+        directory = config.rootpath / directory
+    shrink = _resolve(config, "veo3_shrink_videos", "VEO3_SHRINK_VIDEOS")
+    if isinstance(shrink, str):
+        shrink = shrink.strip().lower() in ("1", "true", "yes", "on")
+    threshold = str(_resolve(config, "veo3_body_threshold", "VEO3_BODY_THRESHOLD"))
+    if not threshold.isdigit():
+        raise pytest.UsageError(
+            f"veo3: body threshold must be a number of bytes, got {threshold!r}"
+        )
+    return Settings(
+        record_mode=mode,
+        cassette_dir=directory,
+        base_url=str(_resolve(config, "veo3_base_url", "VEO3_BASE_URL") or ""),
+        shrink_videos=bool(shrink),
+        body_threshold=int(threshold),
+    )
+
+
+def _api_key_from_env() -> str:
+    for name in KEY_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_CASSETTE)
+    config.addinivalue_line("markers", MARKER_FAKE)
+    settings = _settings(config)
+    if settings.record_mode != "none" and not _api_key_from_env():
+        raise pytest.UsageError(
+            f"veo3: --veo3-record-mode={settings.record_mode} records real traffic and needs a "
+            "key: set GEMINI_API_KEY (against the emulator any value works)"
+        )
+    config.stash[SETTINGS_KEY] = settings
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[SETTINGS_KEY]
+    where = f" against {settings.base_url}" if settings.base_url else ""
+    return f"veo3: record mode {settings.record_mode}{where}, cassettes in {settings.cassette_dir}"
+
+
+# -- fixtures: override points ---------------------------------------------------------------
+
+
+@pytest.fixture
+def veo3_cassette_dir(request: pytest.FixtureRequest) -> Path:
+    """Directory of your veo3 cassettes (override to change it per module)."""
+    return request.config.stash[SETTINGS_KEY].cassette_dir
+
+
+@pytest.fixture
+def veo3_record_mode(request: pytest.FixtureRequest) -> str:
+    """The record mode for this test: none, once, new_episodes or all."""
+    return request.config.stash[SETTINGS_KEY].record_mode
+
+
+@pytest.fixture
+def veo3_cassette_name(request: pytest.FixtureRequest) -> str:
+    """The cassette this test uses: the veo3_cassette marker's name, else the test's name."""
+    marker = request.node.get_closest_marker("veo3_cassette")
+    if marker is not None:
+        if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(
+                "veo3_cassette marker takes exactly one name: veo3_cassette('x')"
+            )
+        return str(marker.args[0])
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+
+
+# -- fixtures: the doubles -------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_veo3(request: pytest.FixtureRequest) -> FakeVeo3Adapter:
+    """A fresh in-memory FakeVeo3Adapter, scripted by the veo3_fake marker."""
+    from veo3_adapter import FakeVeo3Adapter
+
+    marker = request.node.get_closest_marker("veo3_fake")
+    if marker is None:
+        return FakeVeo3Adapter()
+    if marker.args:
+        raise pytest.UsageError("veo3_fake takes keyword arguments only")
+    try:
+        default, outcomes = _fake_script(**marker.kwargs)
+    except TypeError as exc:
+        raise pytest.UsageError(f"veo3_fake marker: {exc}") from None
+    return FakeVeo3Adapter(outcomes, default=default)
+
+
+def _fake_script(
+    *,
+    default: str | FakeOutcome = "success",
+    outcomes: Mapping[str, str | FakeOutcome] | None = None,
+    polls: int = 0,
+) -> tuple[FakeOutcome, dict[str, FakeOutcome]]:
+    return _outcome(default, polls), {
+        variant: _outcome(value, polls) for variant, value in (outcomes or {}).items()
+    }
+
+
+def _outcome(value: str | FakeOutcome, polls: int) -> FakeOutcome:
+    import dataclasses
+
+    from veo3_adapter import FakeOutcome, Outcome
+
+    if isinstance(value, FakeOutcome):
+        return value
+    try:
+        kind = Outcome(value)
+    except ValueError:
+        valid = ", ".join(o.value for o in Outcome)
+        raise TypeError(f"unknown outcome {value!r}; valid: {valid}") from None
+    made: FakeOutcome = getattr(FakeOutcome, kind.value)()
+    return dataclasses.replace(made, polls=polls) if kind is not Outcome.SUBMIT_FAILED else made
+
+
+@pytest.fixture
+def veo3_cassette(
+    request: pytest.FixtureRequest,
+    veo3_cassette_dir: Path,
+    veo3_record_mode: str,
+    veo3_cassette_name: str,
+) -> Iterator[VeoCassette]:
+    """The open cassette behind recorded_veo3 (play counts, provenance, path)."""
+    from .cassette import RecordMode, open_cassette
+    from .scenarios import builtin_cassette
+
+    settings = request.config.stash[SETTINGS_KEY]
+    mode = RecordMode.parse(veo3_record_mode)
+    own = veo3_cassette_dir / f"{veo3_cassette_name}.yaml"
+    path = own
+    if mode is RecordMode.NONE and not own.is_file():
+        path = builtin_cassette(veo3_cassette_name) or own
+    flag = "all" if own.is_file() else "once"
+    hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
+    key = _api_key_from_env() if mode is not RecordMode.NONE else ""
+    guard = _loopback_only() if mode is RecordMode.NONE else contextlib.nullcontext()
+    with (
+        guard,
+        open_cassette(
+            path,
+            mode=mode,
+            secrets=(key,),
+            body_threshold=settings.body_threshold,
+            shrink_videos=settings.shrink_videos,
+            source="live" if not settings.base_url else f"server at {settings.base_url}",
+            base_url=settings.base_url or _default_base_url(),
+            rerecord_hint=hint,
+        ) as cassette,
+    ):
+        yield cassette
+
+
+@pytest.fixture
+def recorded_veo3(veo3_cassette: VeoCassette, veo3_record_mode: str) -> Iterator[GeminiVeo3Adapter]:
+    """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy."""
+    import httpx
+
+    from veo3_adapter import GeminiVeo3Adapter
+    from veo3_adapter.clock import virtual_time
+
+    replay = veo3_record_mode == "none"
+    # Replay needs no key; a throwaway value keeps the adapter's checks honest.
+    key = "replay-" + secrets.token_hex(16) if replay else _api_key_from_env()
+    client = httpx.Client(transport=veo3_cassette.transport, follow_redirects=False)
+    timing = virtual_time() if replay else contextlib.nullcontext()
+    with timing, client:
+        adapter = GeminiVeo3Adapter(
+            key, base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
+        )
+        yield adapter
+
+
+def _default_base_url() -> str:
+    from veo3_adapter import DEFAULT_BASE_URL
+
+    return DEFAULT_BASE_URL
+
+
+# -- no network during replay ----------------------------------------------------------------
+
+
+class NetworkBlockedError(OSError):
+    """A test using recorded_veo3 in replay mode tried to reach a non-loopback address."""
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like never leave the machine
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(address: object) -> None:
+        if not _is_loopback(address):
+            raise NetworkBlockedError(
+                f"veo3: network access to {address!r} is blocked while recorded_veo3 replays; "
+                "record with --veo3-record-mode=once to talk to a server"
+            )
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]

@@ -1,0 +1,144 @@
+"""The built-in scenario cassettes: what they hold, where they are, how they are recorded.
+
+Regenerate them all (from the emulator, with a throwaway key, scrubbed) with::
+
+    python -m pytest_veo3.scenarios cassettes/
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = ["SCENARIO_CASSETTES", "ScenarioCassette", "builtin_cassette", "record_scenarios"]
+
+
+@dataclass(frozen=True)
+class ScenarioCassette:
+    """One built-in cassette: the emulator scenario it comes from and how the job ends."""
+
+    name: str
+    emulator_scenario: str
+    running_polls: int
+    status: str
+    error_message: str = ""
+    prompt: str = "A paper boat drifting down a rainy street, close-up"
+
+
+SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            ScenarioCassette("success", "success", 2, "downloaded"),
+            ScenarioCassette("rai_filtered", "rai_filtered", 0, "failed", "rai_filtered"),
+            ScenarioCassette(
+                "operation_error", "operation_error", 0, "failed", "generation_failed"
+            ),
+            ScenarioCassette(
+                "download_not_found", "download_not_found", 0, "failed", "download_failed"
+            ),
+            ScenarioCassette(
+                "download_forbidden", "download_forbidden", 0, "failed", "download_failed"
+            ),
+            ScenarioCassette("download_server_error", "download_server_error", 0, "downloaded"),
+            ScenarioCassette("rate_limited", "rate_limited", 0, "downloaded"),
+            ScenarioCassette("truncated_download", "truncated_download", 0, "downloaded"),
+        )
+    }
+)
+
+
+def builtin_cassette(name: str) -> Path | None:
+    """The shipped cassette called ``name``, if there is one."""
+    if name not in SCENARIO_CASSETTES:
+        return None
+    path = Path(str(resources.files("pytest_veo3.cassettes").joinpath(f"{name}.yaml")))
+    return path if path.is_file() else None
+
+
+def record_scenarios(
+    out_dir: Path,
+    *,
+    key: str | None = None,
+    names: Sequence[str] | None = None,
+    body_threshold: int | None = None,
+) -> list[Path]:
+    """Record the scenario cassettes into ``out_dir`` from the in-process emulator.
+
+    Each run drives the real adapter and orchestrator; the emulator checks the key on every
+    API call and that none reached its download origin. Returns the cassette paths.
+    """
+    import httpx
+
+    from veo3_adapter import GeminiVeo3Adapter, Veo3Orchestrator
+    from veo3_adapter.emulator import Emulator, Scenario
+
+    from .cassette import DEFAULT_BODY_THRESHOLD, RecordMode, open_cassette
+
+    key = key or "record-" + secrets.token_hex(16)
+    written: list[Path] = []
+    for name in names or list(SCENARIO_CASSETTES):
+        spec = SCENARIO_CASSETTES[name]
+        scenario = Scenario.named(spec.emulator_scenario, running_polls=spec.running_polls)
+        emulator = Emulator(api_key=key, default=scenario, sleep=lambda _s: None)
+        served = emulator.transport()
+        # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
+        inner = httpx.MockTransport(served.handle_request)
+        path = out_dir / f"{name}.yaml"
+        path.unlink(missing_ok=True)
+        with open_cassette(
+            path,
+            mode=RecordMode.ALL,
+            secrets=(key,),
+            body_threshold=body_threshold if body_threshold is not None else DEFAULT_BODY_THRESHOLD,
+            source="veo3 emulator",
+            base_url=emulator.api_base,
+            inner=inner,
+        ) as cassette:
+            client = httpx.Client(transport=cassette.transport, follow_redirects=False)
+            with client, tempfile.TemporaryDirectory() as tmp:
+                adapter = GeminiVeo3Adapter(
+                    key, base_url=emulator.api_base, http_client=client, sleep=lambda _s: None
+                )
+                jobs = Veo3Orchestrator(
+                    adapter, Path(tmp), poll_interval=0, sleep=lambda _s: None
+                ).run({name: spec.prompt})
+        if emulator.key_leaks:
+            raise RuntimeError(f"scenario {name}: the key reached the download origin")
+        job = jobs[0]
+        if (job.status.value, job.error_message) != (spec.status, spec.error_message):
+            raise RuntimeError(
+                f"scenario {name} ended {job.status.value}/{job.error_message!r}, expected "
+                f"{spec.status}/{spec.error_message!r}"
+            )
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_veo3.scenarios",
+        description="Record the built-in scenario cassettes from the veo3 emulator.",
+    )
+    parser.add_argument("out_dir", type=Path, help="where to write them (the repo's cassettes/)")
+    parser.add_argument(
+        "names", nargs="*", help=f"scenarios (default: all of {list(SCENARIO_CASSETTES)})"
+    )
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in SCENARIO_CASSETTES]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    for path in record_scenarios(args.out_dir, names=args.names or None):
+        print(f"recorded {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
