@@ -22,9 +22,7 @@ import contextlib
 import copy
 import hashlib
 import importlib.metadata
-import os
 import platform
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +32,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+
+from veo3_adapter._files import atomic_write_bytes
 
 __all__ = [
     "BODY_REF_PREFIX",
@@ -193,21 +193,13 @@ class BodyStore:
         name = f"sha256-{digest}{ext}"
         path = self.directory / name
         if not (path.is_file() and path.stat().st_size == len(data)):
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            atomic_write_bytes(path, data)
         return f"{BODIES_DIRNAME}/{name}"
 
     def externalize(self, response: dict[str, Any]) -> dict[str, Any]:
-        """Move a large body out of the response dict, leaving a reference."""
+        """Move a large or binary body out of the response dict, leaving a reference."""
         body = response.get("body", {}).get("string")
-        if isinstance(body, bytes) and len(body) > self.threshold:
+        if isinstance(body, bytes) and (len(body) > self.threshold or not _is_text(body)):
             ref = self.put(body, _header(response, "content-type"))
             response["body"]["string"] = BODY_REF_PREFIX + ref.encode()
         return response
@@ -224,6 +216,15 @@ class BodyStore:
                 "with it, or re-record"
             )
         return path
+
+
+def _is_text(data: bytes) -> bool:
+    """UTF-8 text stays readable in YAML; anything else would become base64 there."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _FileStream(httpx.SyncByteStream):

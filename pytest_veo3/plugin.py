@@ -178,20 +178,23 @@ def veo3_cassette_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def fake_veo3(request: pytest.FixtureRequest) -> FakeVeo3Adapter:
-    """A fresh in-memory FakeVeo3Adapter, scripted by the veo3_fake marker."""
+def fake_veo3(request: pytest.FixtureRequest) -> Iterator[FakeVeo3Adapter]:
+    """A fresh in-memory FakeVeo3Adapter, scripted by the veo3_fake marker; waits are virtual."""
     from veo3_adapter import FakeVeo3Adapter
+    from veo3_adapter.clock import virtual_time
 
     marker = request.node.get_closest_marker("veo3_fake")
-    if marker is None:
-        return FakeVeo3Adapter()
-    if marker.args:
-        raise pytest.UsageError("veo3_fake takes keyword arguments only")
-    try:
-        default, outcomes = _fake_script(**marker.kwargs)
-    except TypeError as exc:
-        raise pytest.UsageError(f"veo3_fake marker: {exc}") from None
-    return FakeVeo3Adapter(outcomes, default=default)
+    default: FakeOutcome | None = None
+    outcomes: dict[str, FakeOutcome] = {}
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("veo3_fake takes keyword arguments only")
+        try:
+            default, outcomes = _fake_script(**marker.kwargs)
+        except TypeError as exc:
+            raise pytest.UsageError(f"veo3_fake marker: {exc}") from None
+    with virtual_time():
+        yield FakeVeo3Adapter(outcomes, default=default)
 
 
 def _fake_script(

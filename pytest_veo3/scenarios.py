@@ -11,11 +11,15 @@ import argparse
 import secrets
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx  # noqa: F401  (annotations only; imported lazily at run time)
 
 __all__ = ["SCENARIO_CASSETTES", "ScenarioCassette", "builtin_cassette", "record_scenarios"]
 
@@ -88,9 +92,8 @@ def record_scenarios(
         spec = SCENARIO_CASSETTES[name]
         scenario = Scenario.named(spec.emulator_scenario, running_polls=spec.running_polls)
         emulator = Emulator(api_key=key, default=scenario, sleep=lambda _s: None)
-        served = emulator.transport()
         # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
-        inner = httpx.MockTransport(served.handle_request)
+        inner = httpx.MockTransport(_as_received(emulator.transport()))
         path = out_dir / f"{name}.yaml"
         path.unlink(missing_ok=True)
         with open_cassette(
@@ -120,6 +123,32 @@ def record_scenarios(
             )
         written.append(path)
     return written
+
+
+def _as_received(transport: httpx.BaseTransport) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler that returns what a client received, even when the body broke off.
+
+    vcrpy records nothing for a response whose body raises; a socket client would have kept
+    the bytes read before the break, with the full ``Content-Length``. Recording that makes a
+    truncated download replay as a truncated download.
+    """
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = transport.handle_request(request)
+        received = bytearray()
+        try:
+            for chunk in response.stream:  # type: ignore[union-attr]
+                received += chunk
+        except httpx.TransportError:
+            pass
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(received)
+        )
+
+    return handle
 
 
 def main(argv: Sequence[str] | None = None) -> int:

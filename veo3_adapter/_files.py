@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +12,7 @@ from typing import BinaryIO
 __all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_write_bytes", "remove_stale_temp_files"]
 
 TEMP_SUFFIX = ".veo3-partial"
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -30,8 +31,9 @@ def atomic_file(dest: Path) -> Iterator[BinaryIO]:
     removed on every failure; ``dest`` is never seen half-written.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMP_SUFFIX)
-    tmp = Path(tmp_name)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    # O_EXCL: the name is ours alone; 0o666 lets the umask decide, as for any new file.
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
     try:
         with os.fdopen(fd, "w+b") as handle:
             yield handle

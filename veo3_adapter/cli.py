@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-_OPTION_FIELDS = {
+_OPTION_FIELDS: dict[str, type] = {
     "model": str,
     "aspect_ratio": str,
     "resolution": str,
@@ -63,8 +63,8 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
         text = raw.decode("utf-8")
         data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        kind = "TOML" if path.suffix == ".toml" else "JSON"
-        raise UsageError(f"prompts file {path} is not valid {kind}: {exc}") from exc
+        fmt = "TOML" if path.suffix == ".toml" else "JSON"
+        raise UsageError(f"prompts file {path} is not valid {fmt}: {exc}") from exc
     if not isinstance(data, dict) or not data:
         raise UsageError(f"prompts file {path} must map variant names to prompts")
     prompts: dict[str, str] = {}
@@ -80,21 +80,21 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
             )
         prompts[variant] = entry["prompt"]
         values: dict[str, Any] = {}
-        for name, value in entry.items():
-            if name == "prompt":
+        for option, value in entry.items():
+            if option == "prompt":
                 continue
-            kind = _OPTION_FIELDS.get(name)
+            kind = _OPTION_FIELDS.get(option)
             if kind is None:
                 raise UsageError(
-                    f"prompts file {path}: variant {variant!r} has unknown option {name!r} "
+                    f"prompts file {path}: variant {variant!r} has unknown option {option!r} "
                     f"(known: prompt, {', '.join(_OPTION_FIELDS)})"
                 )
             if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 raise UsageError(
-                    f"prompts file {path}: option {name!r} of variant {variant!r} must be "
+                    f"prompts file {path}: option {option!r} of variant {variant!r} must be "
                     f"a {kind.__name__}"
                 )
-            values[name] = value
+            values[option] = value
         if values:
             options[variant] = GenerationOptions(**values)
     return prompts, options
@@ -156,6 +156,8 @@ class _Progress(logging.Handler):
         self._dirty = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("veo3_adapter.emulator"):
+            return  # the demo's stand-in server is not part of the pipeline's progress
         message = self.format(record)
         if self.live and record.levelno < logging.WARNING:
             self.stream.write("\r\033[K" + message[: _terminal_width() - 1])

@@ -99,7 +99,6 @@ class ClipDownloader:
         sleep: Callable[[float], None] = _clock.sleep,
         rand: Callable[[], float] = random.random,
         max_redirects: int = 5,
-        chunk_size: int = 1 << 20,
     ) -> None:
         self._client = client
         self._key = api_key
@@ -108,7 +107,6 @@ class ClipDownloader:
         self._sleep = sleep
         self._rand = rand
         self._max_redirects = max_redirects
-        self._chunk_size = chunk_size
 
     def download(self, uri: str, dest: Path, *, operation_name: str = "") -> int:
         """Stream ``uri`` into ``dest``; return the number of bytes written.
@@ -179,7 +177,9 @@ class ClipDownloader:
         try:
             self._start_body(response, out, progress, what)
             try:
-                for chunk in response.iter_bytes(self._chunk_size):
+                # No chunk size: httpx hands over what each read returned, so a break loses
+                # nothing already received and resume starts from the last byte on disk.
+                for chunk in response.iter_bytes():
                     self._write(chunk, out, progress, what)
             except httpx.TransportError as exc:
                 raise _Transient(
@@ -212,6 +212,10 @@ class ClipDownloader:
             except httpx.TransportError as exc:
                 raise _Transient(
                     f"could not reach {redact_url(current)} ({type(exc).__name__})"
+                ) from exc
+            except httpx.InvalidURL as exc:  # httpx resolves a redirect's Location eagerly
+                raise UnsafeURLError(
+                    f"download of {what} was redirected to an invalid URL"
                 ) from exc
             if response.is_redirect:
                 location = response.headers.get("location", "")

@@ -224,7 +224,8 @@ class Veo3Orchestrator:
         try:
             written = self.port.download_clip(job, dest)
         except Veo3Error as exc:
-            logger.warning("download of variant %r failed: %s", variant, exc)
+            # The adapter has logged the cause at WARNING; here only the job's new state.
+            logger.info("variant %r: %s", variant, ErrorCode.DOWNLOAD_FAILED.value)
             self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, str(exc)))
             return
         self._set(
