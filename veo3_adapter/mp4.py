@@ -60,7 +60,8 @@ def iter_mp4(size: int, *, seed: str = "", chunk_size: int = 1 << 20) -> Iterato
         yield struct.pack(">I4sQ", 1, b"free", pad_total)
     remaining = pad_total - header_len
     block = hashlib.sha256(seed.encode()).digest() * (chunk_size // 32 + 1)
-    block = block[:chunk_size]
+    # Whole digests only, so the bytes do not depend on chunk_size.
+    block = block[: max(32, chunk_size - chunk_size % 32)]
     while remaining > 0:
         piece = block if remaining >= len(block) else block[:remaining]
         remaining -= len(piece)

@@ -1,0 +1,73 @@
+"""Fixtures for the emulator's tests: a run-time key, a fake clock, clients on the emulator.
+
+Nothing here waits for real time or leaves 127.0.0.1: the emulator's clock and sleep are
+fakes, and in-process clients reach no socket at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from emulator_testkit import AdapterFactory, Api, FakeClock, make_key, sdk_client
+from google import genai
+
+from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
+from veo3_adapter.emulator import Emulator
+
+
+@pytest.fixture
+def key() -> str:
+    return make_key()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emulator(key: str, clock: FakeClock) -> Emulator:
+    return Emulator(key, clock=clock, sleep=clock.sleep, seed=7)
+
+
+@pytest.fixture
+def http(emulator: Emulator) -> Iterator[httpx.Client]:
+    """A client on the in-process transport, as the adapter wants it: no redirects."""
+    with httpx.Client(transport=emulator.transport(), follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def api(http: httpx.Client, emulator: Emulator, key: str) -> Api:
+    return Api(http, emulator, key)
+
+
+@pytest.fixture
+def sdk(key: str, emulator: Emulator, http: httpx.Client) -> genai.Client:
+    """The real google-genai client on the in-process emulator."""
+    return sdk_client(key, emulator.api_base, http)
+
+
+@pytest.fixture
+def make_adapter(key: str) -> Iterator[AdapterFactory]:
+    """The real adapter, waits skipped, no jitter; closed after the test."""
+    built: list[GeminiVeo3Adapter] = []
+
+    def factory(base_url: str, http_client: httpx.Client | None = None) -> GeminiVeo3Adapter:
+        adapter = GeminiVeo3Adapter(
+            key,
+            base_url=base_url,
+            http_client=http_client,
+            sleep=lambda seconds: None,
+            rand=lambda: 0.0,
+            retry=RetryPolicy(attempts=4, jitter=0.0),
+            timeout=10.0,
+        )
+        built.append(adapter)
+        return adapter
+
+    yield factory
+    for adapter in built:
+        adapter.close()

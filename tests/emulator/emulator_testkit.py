@@ -1,0 +1,100 @@
+"""Helpers for the emulator's tests (imported by conftest and test modules alike)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from google import genai
+from google.genai import types
+
+from veo3_adapter import GeminiVeo3Adapter
+from veo3_adapter.emulator import Emulator
+
+MODEL = "veo-3.0-generate-001"
+_KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
+
+AdapterFactory = Callable[..., GeminiVeo3Adapter]
+
+
+class FakeClock:
+    """A clock that moves only when slept on or advanced; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Api:
+    """Raw wire calls on an ``httpx.Client``, for tests that check bytes, not the SDK."""
+
+    def __init__(self, http: httpx.Client, emulator: Emulator, key: str) -> None:
+        self.http = http
+        self.emulator = emulator
+        self.key = key
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.key}
+
+    def submit(self, prompt: str = "a cat", model: str = MODEL) -> httpx.Response:
+        return self.http.post(
+            f"{self.emulator.api_base}/v1beta/models/{model}:predictLongRunning",
+            json={"instances": [{"prompt": prompt}], "parameters": {"sampleCount": 1}},
+            headers=self.auth,
+        )
+
+    def poll(self, name: str) -> httpx.Response:
+        return self.http.get(f"{self.emulator.api_base}/v1beta/{name}", headers=self.auth)
+
+    def finish(self, prompt: str = "a cat") -> tuple[str, dict[str, Any]]:
+        """Submit and poll until done (at most 20 polls); return the name and last body."""
+        response = self.submit(prompt)
+        assert response.status_code == 200, response.text
+        name = response.json()["name"]
+        for _ in range(20):
+            polled = self.poll(name)
+            if polled.status_code == 200 and polled.json().get("done"):
+                return name, polled.json()
+        raise AssertionError(f"{name} never finished")
+
+    def video_uri(self, prompt: str = "a cat") -> str:
+        _, body = self.finish(prompt)
+        uri = body["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+        assert isinstance(uri, str)
+        return uri
+
+    def location(self, prompt: str = "a cat") -> str:
+        """The download-origin URL the video URI redirects to."""
+        response = self.http.get(self.video_uri(prompt), headers=self.auth)
+        assert response.status_code == 302, response.text
+        return response.headers["location"]
+
+
+def make_key() -> str:
+    """A key shaped like a Google API key, made at run time and never written down."""
+    return "AIza" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(35))
+
+
+def sdk_client(key: str, base_url: str, http: httpx.Client) -> genai.Client:
+    return genai.Client(
+        api_key=key,
+        vertexai=False,
+        http_options=types.HttpOptions(base_url=base_url, api_version="v1beta", httpx_client=http),
+    )

@@ -1,0 +1,119 @@
+"""End to end: the orchestrator, the real adapter and SDK, one variant per named scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from emulator_testkit import FakeClock
+
+from veo3_adapter import (
+    ErrorCode,
+    GeminiVeo3Adapter,
+    JobStatus,
+    RetryPolicy,
+    Veo3Orchestrator,
+    read_jobs_json,
+)
+from veo3_adapter.emulator import SCENARIO_NAMES, Emulator, Scenario
+from veo3_adapter.mp4 import is_mp4_file, sample_clip
+
+# What each scenario must end as: (status, error code or "").
+EXPECTED: dict[str, tuple[JobStatus, str]] = {
+    "success": (JobStatus.DOWNLOADED, ""),
+    "rai_filtered": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
+    "operation_error": (JobStatus.FAILED, ErrorCode.GENERATION_FAILED.value),
+    "download_not_found": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "download_forbidden": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "download_server_error": (JobStatus.DOWNLOADED, ""),
+    "rate_limited": (JobStatus.DOWNLOADED, ""),
+    "truncated_download": (JobStatus.DOWNLOADED, ""),
+    "expired": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "slow_download": (JobStatus.DOWNLOADED, ""),
+    "dropped_connection": (JobStatus.DOWNLOADED, ""),
+}
+
+
+def variant_of(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def test_expectations_cover_every_scenario() -> None:
+    assert set(EXPECTED) == set(SCENARIO_NAMES)
+
+
+@pytest.fixture
+def pipeline(
+    emulator: Emulator, key: str, clock: FakeClock, tmp_path: Path
+) -> tuple[Veo3Orchestrator, httpx.Client]:
+    for name in SCENARIO_NAMES:
+        emulator.rule(f"[{name}]", Scenario.named(name, running_polls=1))
+    http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
+    adapter = GeminiVeo3Adapter(
+        key,
+        base_url=emulator.api_base,
+        http_client=http,
+        sleep=clock.sleep,
+        rand=lambda: 0.0,
+        retry=RetryPolicy(attempts=4, jitter=0.0),
+    )
+    orchestrator = Veo3Orchestrator(
+        adapter, tmp_path, poll_interval=10.0, sleep=clock.sleep, clock=clock
+    )
+    return orchestrator, http
+
+
+def test_every_scenario_through_the_orchestrator(
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
+) -> None:
+    orchestrator, http = pipeline
+    prompts = {variant_of(name): f"a test clip [{name}]" for name in SCENARIO_NAMES}
+    with http:
+        jobs = {job.variant: job for job in orchestrator.run(prompts)}
+
+    for name, (status, code) in EXPECTED.items():
+        job = jobs[variant_of(name)]
+        assert (job.status, job.error_message) == (status, code), (name, job.error_detail)
+        clip = orchestrator.clip_path(job.variant)
+        if status is JobStatus.DOWNLOADED:
+            assert is_mp4_file(clip)
+            assert job.clip_bytes == clip.stat().st_size == Scenario.named(name).size
+            assert job.operation_name in emulator.operations
+        else:
+            assert not clip.exists()
+    assert orchestrator.clip_path("success").read_bytes() == sample_clip()
+    assert emulator.key_leaks == []
+
+    by_variant = {j.variant: j for j in read_jobs_json(orchestrator.jobs_path)}
+    assert {v: (j.status, j.error_message) for v, j in by_variant.items()} == {
+        variant_of(n): expected for n, expected in EXPECTED.items()
+    }
+    assert "404" in jobs["download-not-found"].error_detail
+    assert "403" in jobs["download-forbidden"].error_detail
+    assert "404" in jobs["expired"].error_detail
+    assert jobs["rai-filtered"].error_detail == Scenario.named("rai_filtered").rai_reasons[0]  # type: ignore[index]
+
+
+def test_the_emulator_saw_what_each_scenario_scripts(
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
+) -> None:
+    orchestrator, http = pipeline
+    prompts = {variant_of(name): f"a test clip [{name}]" for name in SCENARIO_NAMES}
+    with http:
+        jobs = {job.variant: job for job in orchestrator.run(prompts)}
+    ops = {name: emulator.operations[jobs[variant_of(name)].operation_name] for name in EXPECTED}
+
+    assert ops["rate_limited"].poll_failures_served == 1
+    assert ops["download_server_error"].media_failures_served == 2
+    assert ops["download_server_error"].bodies_served == 1
+    assert ops["truncated_download"].bodies_served == 2
+    assert ops["dropped_connection"].bodies_served == 2
+    assert ops["download_not_found"].bodies_served == 0
+    assert ops["download_not_found"].api_downloads >= 1
+    assert ops["expired"].media_requests == 0
+    for name in ("rai_filtered", "operation_error"):
+        assert ops[name].api_downloads == 0
+    # Every wait went through the injected sleep: the slow body's and the retries' backoff.
+    assert 0.5 in clock.sleeps
+    assert emulator.key_leaks == []

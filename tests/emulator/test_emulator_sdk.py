@@ -1,0 +1,273 @@
+"""The real google-genai SDK judges the wire: every scenario, parsed into the SDK's types."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from emulator_testkit import MODEL, make_key, sdk_client
+from google import genai
+from google.genai import errors, types
+
+from veo3_adapter.emulator import DEFAULT_RAI_REASON, SCENARIO_NAMES, Emulator, Scenario
+
+OP_NAME_RE = re.compile(rf"models/{re.escape(MODEL)}/operations/[a-z0-9]{{12}}")
+GETS_A_VIDEO = {name for name in SCENARIO_NAMES if name not in ("rai_filtered", "operation_error")}
+
+
+def submit(sdk: genai.Client, prompt: str = "a cat surfing") -> types.GenerateVideosOperation:
+    return sdk.models.generate_videos(model=MODEL, source=types.GenerateVideosSource(prompt=prompt))
+
+
+def poll_until_done(
+    sdk: genai.Client, op: types.GenerateVideosOperation, limit: int = 10
+) -> tuple[types.GenerateVideosOperation, list[int | bool]]:
+    """Poll as a client would; return the finished operation and what each poll saw."""
+    seen: list[int | bool] = []
+    for _ in range(limit):
+        try:
+            op = sdk.operations.get(operation=op)
+        except errors.APIError as exc:
+            seen.append(exc.code)
+            continue
+        seen.append(bool(op.done))
+        if op.done:
+            return op, seen
+    raise AssertionError(f"the operation never finished: {seen}")
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_every_scenario_parses_in_the_sdk(name: str, emulator: Emulator, sdk: genai.Client) -> None:
+    emulator.queue(Scenario.named(name, running_polls=1))
+    started = submit(sdk)
+    assert started.name is not None and OP_NAME_RE.fullmatch(started.name)
+    assert not started.done
+
+    finished, seen = poll_until_done(sdk, started)
+
+    assert seen == ([429] if name == "rate_limited" else []) + [False, True]
+    assert finished.name == started.name
+    assert finished.done is True
+    if name == "operation_error":
+        assert finished.error == {
+            "code": 3,
+            "message": Scenario.named(name).operation_error,
+            "status": "INVALID_ARGUMENT",
+        }
+        assert finished.result is None
+        return
+    assert finished.error is None
+    assert finished.result is not None
+    if name == "rai_filtered":
+        assert finished.result.generated_videos is None
+        assert finished.result.rai_media_filtered_count == 1
+        assert finished.result.rai_media_filtered_reasons == [DEFAULT_RAI_REASON]
+        return
+    assert name in GETS_A_VIDEO
+    videos = finished.result.generated_videos
+    assert videos is not None and len(videos) == 1 and videos[0].video is not None
+    uri = videos[0].video.uri
+    assert uri is not None
+    assert re.fullmatch(
+        re.escape(emulator.api_base) + r"/v1beta/files/[a-z0-9]{12}:download\?alt=media", uri
+    )
+    assert finished.result.rai_media_filtered_count is None
+
+
+def test_rate_limited_poll_raises_a_429_the_sdk_understands(
+    emulator: Emulator, sdk: genai.Client
+) -> None:
+    emulator.queue(Scenario.named("rate_limited", retry_after=3))
+    started = submit(sdk)
+    with pytest.raises(errors.ClientError) as caught:
+        sdk.operations.get(operation=started)
+    exc = caught.value
+    assert exc.code == 429
+    assert exc.status == "RESOURCE_EXHAUSTED"
+    assert exc.message == "Resource has been exhausted (e.g. check quota)."
+    assert exc.details["error"]["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}
+    ]
+    assert exc.response.headers["retry-after"] == "3"
+    assert sdk.operations.get(operation=started).done is True
+
+
+def test_running_polls_report_not_done_then_done(emulator: Emulator, sdk: genai.Client) -> None:
+    emulator.queue(Scenario(running_polls=3))
+    op = submit(sdk)
+    seen = [bool(sdk.operations.get(operation=op).done) for _ in range(4)]
+    assert seen == [False, False, False, True]
+    assert emulator.operations[op.name or ""].polls == 4
+
+
+@pytest.mark.parametrize(
+    ("failures", "error_type", "status"),
+    [
+        ((503, 503), errors.ServerError, "UNAVAILABLE"),
+        ((500,), errors.ServerError, "INTERNAL"),
+        ((504,), errors.ServerError, "DEADLINE_EXCEEDED"),
+    ],
+)
+def test_poll_failures_come_first_then_the_answer(
+    emulator: Emulator,
+    sdk: genai.Client,
+    failures: tuple[int, ...],
+    error_type: type[errors.APIError],
+    status: str,
+) -> None:
+    emulator.queue(Scenario(poll_failures=failures))
+    op = submit(sdk)
+    for code in failures:
+        with pytest.raises(error_type) as caught:
+            sdk.operations.get(operation=op)
+        assert (caught.value.code, caught.value.status) == (code, status)
+    assert sdk.operations.get(operation=op).done is True
+
+
+def test_unknown_operation_is_a_404(sdk: genai.Client) -> None:
+    ghost = types.GenerateVideosOperation(name=f"models/{MODEL}/operations/abcdefghijkl")  # type: ignore[call-arg]
+    with pytest.raises(errors.ClientError) as caught:
+        sdk.operations.get(operation=ghost)
+    assert caught.value.code == 404
+    assert caught.value.status == "NOT_FOUND"
+    assert caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "google_status"),
+    [
+        (400, errors.ClientError, "INVALID_ARGUMENT"),
+        (403, errors.ClientError, "PERMISSION_DENIED"),
+        (429, errors.ClientError, "RESOURCE_EXHAUSTED"),
+        (503, errors.ServerError, "UNAVAILABLE"),
+    ],
+)
+def test_refused_submit(
+    emulator: Emulator,
+    sdk: genai.Client,
+    status: int,
+    error_type: type[errors.APIError],
+    google_status: str,
+) -> None:
+    emulator.queue(Scenario(submit_status=status))
+    with pytest.raises(error_type) as caught:
+        submit(sdk)
+    assert (caught.value.code, caught.value.status) == (status, google_status)
+    assert emulator.operations == {}
+
+
+def test_wrong_key_is_refused_like_google(emulator: Emulator, http: httpx.Client) -> None:
+    intruder = sdk_client(make_key(), emulator.api_base, http)
+    with pytest.raises(errors.ClientError) as caught:
+        submit(intruder)
+    exc = caught.value
+    # The real service answers a bad API key with 400, not 401 (reason API_KEY_INVALID).
+    assert (exc.code, exc.status) == (400, "INVALID_ARGUMENT")
+    assert exc.message == "API key not valid. Please pass a valid API key."
+    assert exc.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+    assert emulator.operations == {}
+
+
+@pytest.mark.parametrize(
+    ("headers", "code", "status", "message"),
+    [
+        ({}, 403, "PERMISSION_DENIED", "unregistered callers"),
+        ({"x-goog-api-key": ""}, 403, "PERMISSION_DENIED", "unregistered callers"),
+        ({"authorization": "Bearer not-a-token"}, 401, "UNAUTHENTICATED", "credentials"),
+    ],
+)
+def test_missing_key_is_refused_in_the_google_error_shape(
+    emulator: Emulator,
+    http: httpx.Client,
+    headers: dict[str, str],
+    code: int,
+    status: str,
+    message: str,
+) -> None:
+    response = http.post(
+        f"{emulator.api_base}/v1beta/models/{MODEL}:predictLongRunning",
+        json={"instances": [{"prompt": "a cat"}]},
+        headers=headers,
+    )
+    assert response.status_code == code
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert (body["error"]["code"], body["error"]["status"]) == (code, status)
+    assert message in body["error"]["message"]
+    # ... and the SDK's own error parser reads it as such.
+    with pytest.raises(errors.APIError) as caught:
+        errors.APIError.raise_for_response(response)
+    assert (caught.value.code, caught.value.status) == (code, status)
+
+
+def test_every_endpoint_wants_the_key(
+    emulator: Emulator, sdk: genai.Client, http: httpx.Client
+) -> None:
+    op = submit(sdk)
+    done = sdk.operations.get(operation=op)
+    assert done.result is not None and done.result.generated_videos
+    uri = done.result.generated_videos[0].video.uri  # type: ignore[union-attr]
+    assert uri is not None
+    for url in (f"{emulator.api_base}/v1beta/{op.name}", uri):
+        assert http.get(url).status_code == 403
+
+
+def test_without_a_fixed_key_any_key_is_accepted() -> None:
+    emulator = Emulator(None, seed=1)
+    with httpx.Client(transport=emulator.transport()) as http:
+        op = submit(sdk_client(make_key(), emulator.api_base, http))
+        assert op.name in emulator.operations
+        response = http.get(f"{emulator.api_base}/v1beta/{op.name}")
+        assert response.status_code == 403
+
+
+def test_the_sdk_sends_its_config_as_parameters(emulator: Emulator, sdk: genai.Client) -> None:
+    op = sdk.models.generate_videos(
+        model=MODEL,
+        source=types.GenerateVideosSource(prompt="a cat"),
+        config=types.GenerateVideosConfig(
+            number_of_videos=1, aspect_ratio="9:16", negative_prompt="blurry", duration_seconds=8
+        ),
+    )
+    state = emulator.operations[op.name or ""]
+    assert state.prompt == "a cat"
+    assert state.model == MODEL
+    assert state.parameters == {
+        "sampleCount": 1,
+        "aspectRatio": "9:16",
+        "negativePrompt": "blurry",
+        "durationSeconds": 8,
+    }
+
+
+def test_sdk_download_hits_the_redirect_and_leaks_the_key_if_it_follows(
+    emulator: Emulator, key: str, sdk: genai.Client
+) -> None:
+    """DESIGN facts 3 and 4, reproduced: the SDK alone cannot fetch the video safely."""
+    done = sdk.operations.get(operation=submit(sdk))
+    assert done.result is not None and done.result.generated_videos
+    video = done.result.generated_videos[0].video
+    assert video is not None
+
+    with pytest.raises(errors.APIError) as caught:
+        sdk.files.download(file=video)  # our client does not follow redirects
+    assert caught.value.code == 302
+    assert emulator.key_leaks == []
+
+    following = httpx.Client(transport=emulator.transport(), follow_redirects=True)
+    with following, pytest.raises(errors.ClientError) as leaked:
+        sdk_client(key, emulator.api_base, following).files.download(file=video)
+    assert leaked.value.code == 400
+    assert [leak.where for leak in emulator.key_leaks] == ["header x-goog-api-key"]
+
+
+def test_model_comes_from_the_path(emulator: Emulator, sdk: genai.Client) -> None:
+    op = sdk.models.generate_videos(
+        model="veo-3.0-fast-generate-001", source=types.GenerateVideosSource(prompt="a dog")
+    )
+    assert op.name is not None and op.name.startswith(
+        "models/veo-3.0-fast-generate-001/operations/"
+    )
+    assert emulator.operations[op.name].model == "veo-3.0-fast-generate-001"
