@@ -37,7 +37,9 @@ logger = logging.getLogger("veo3_adapter.gemini")
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _API_VERSION = "v1beta"
 # models/<model>/operations/<id> (Gemini) or operations/<id>: no "..", no escapes, no host.
-_OPERATION_NAME_RE = re.compile(r"(?:models/[A-Za-z0-9._-]+/)?operations/[A-Za-z0-9_-]+")
+_OPERATION_NAME_RE = re.compile(
+    r"(?:models/[A-Za-z0-9_-][A-Za-z0-9._-]*/)?operations/[A-Za-z0-9_-]+"
+)
 # A submit that failed with these was certainly not started, so sending it again is safe.
 _SUBMIT_RETRY_STATUS = frozenset({429, 503})
 
@@ -146,17 +148,18 @@ class GeminiVeo3Adapter:
         """Start generating ``prompt``; the returned job carries ``operation.name``."""
         opts = self.options.merged(options)
         model = opts.model or self.model
-        config = types.GenerateVideosConfig(
-            number_of_videos=1,
-            aspect_ratio=opts.aspect_ratio,
-            resolution=opts.resolution,
-            duration_seconds=opts.duration_seconds,
-            negative_prompt=opts.negative_prompt,
-            person_generation=opts.person_generation,
-            enhance_prompt=opts.enhance_prompt,
-        )
 
         def call() -> types.GenerateVideosOperation:
+            # Built here, inside the try below, so invalid options become a SubmitError.
+            config = types.GenerateVideosConfig(
+                number_of_videos=1,
+                aspect_ratio=opts.aspect_ratio,
+                resolution=opts.resolution,
+                duration_seconds=opts.duration_seconds,
+                negative_prompt=opts.negative_prompt,
+                person_generation=opts.person_generation,
+                enhance_prompt=opts.enhance_prompt,
+            )
             return self._client.models.generate_videos(
                 model=model, source=types.GenerateVideosSource(prompt=prompt), config=config
             )
@@ -165,9 +168,10 @@ class GeminiVeo3Adapter:
         try:
             operation = self._with_retries(call, what, _SUBMIT_RETRY_STATUS, connect_only=True)
         except genai_errors.APIError as exc:
+            # from None: the SDK error's text is the raw answer, which may echo the key.
             raise SubmitError(
                 f"{what} was refused: {self._describe(exc)}", status_code=exc.code
-            ) from exc
+            ) from None
         except httpx.TransportError as exc:
             raise SubmitError(f"{what} did not reach the API ({type(exc).__name__})") from exc
         except (ValueError, TypeError) as exc:  # pydantic validation of the options
@@ -244,14 +248,19 @@ class GeminiVeo3Adapter:
         try:
             return self._with_retries(call, what, TRANSIENT_STATUS)
         except genai_errors.APIError as exc:
-            raise PollError(
+            raise PollError(  # from None: as in submit_job, the SDK error may echo the key
                 f"{what} failed: {self._describe(exc)}",
                 operation_name=name,
                 status_code=exc.code,
-            ) from exc
+            ) from None
         except httpx.TransportError as exc:
             raise PollError(
                 f"{what} did not reach the API ({type(exc).__name__})", operation_name=name
+            ) from exc
+        except ValueError as exc:  # a 200 whose body is not an operation (a proxy's page)
+            raise PollError(
+                f"{what}: the answer is not an operation ({type(exc).__name__})",
+                operation_name=name,
             ) from exc
 
     def _with_retries(

@@ -124,6 +124,8 @@ def read_jobs_json(path: Path) -> list[Veo3Job]:
         raise JobsFileError(
             path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
+    except ValueError as exc:  # e.g. an integer longer than int_max_str_digits
+        raise JobsFileError(path, f"is not valid JSON ({exc})") from exc
     except RecursionError as exc:
         raise JobsFileError(path, "is nested too deeply to be a jobs file") from exc
     if isinstance(data, list):

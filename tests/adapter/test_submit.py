@@ -1,0 +1,261 @@
+"""Submit on the wire: what the request carries, and which failures may be sent again."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import respx
+
+from veo3_adapter import (
+    DEFAULT_MODEL,
+    ConfigurationError,
+    GeminiVeo3Adapter,
+    GenerationOptions,
+    JobStatus,
+    SubmitError,
+)
+
+if TYPE_CHECKING:
+    from conftest import AdapterFactory, SleepRecorder, Wire
+
+
+def body_of(route: respx.Route, index: int = 0) -> dict[str, Any]:
+    return json.loads(route.calls[index].request.content)  # type: ignore[no-any-return]
+
+
+def test_request_carries_prompt_and_merged_options(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
+) -> None:
+    name = wire.op_name()
+    route = router.post(wire.submit_url()).respond(200, json=wire.submitted(name))
+    adapter = make_adapter(
+        options=GenerationOptions(aspect_ratio="16:9", resolution="720p", negative_prompt="blurry")
+    )
+    job = adapter.submit_job(
+        "hero",
+        "a cat on a skateboard",
+        GenerationOptions(
+            aspect_ratio="9:16",
+            duration_seconds=8,
+            person_generation="allow_adult",
+            enhance_prompt=True,
+        ),
+    )
+    assert body_of(route) == {
+        "instances": [{"prompt": "a cat on a skateboard"}],
+        "parameters": {
+            "sampleCount": 1,
+            "aspectRatio": "9:16",
+            "resolution": "720p",
+            "durationSeconds": 8,
+            "negativePrompt": "blurry",
+            "personGeneration": "allow_adult",
+            "enhancePrompt": True,
+        },
+    }
+    assert route.calls[0].request.headers["content-type"] == "application/json"
+    assert job.options == GenerationOptions(
+        model=DEFAULT_MODEL,
+        aspect_ratio="9:16",
+        resolution="720p",
+        duration_seconds=8,
+        negative_prompt="blurry",
+        person_generation="allow_adult",
+        enhance_prompt=True,
+    )
+    assert (job.status, job.operation_name, job.variant) == (JobStatus.SUBMITTED, name, "hero")
+    assert job.created_at and job.created_at == job.updated_at
+
+
+def test_two_argument_submit_uses_adapter_defaults(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
+) -> None:
+    route = router.post(wire.submit_url()).respond(200, json=wire.submitted(wire.op_name()))
+    job = make_adapter().submit_job("a", "a cat")
+    assert body_of(route) == {"instances": [{"prompt": "a cat"}], "parameters": {"sampleCount": 1}}
+    assert job.operation_name == wire.op_name()
+    assert job.options == GenerationOptions(model=DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize(
+    ("adapter_model", "job_model", "expected"),
+    [
+        ("veo-3.0-fast-generate-001", None, "veo-3.0-fast-generate-001"),
+        (DEFAULT_MODEL, "veo-3.0-fast-generate-001", "veo-3.0-fast-generate-001"),
+    ],
+)
+def test_model_selects_the_endpoint(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    adapter_model: str,
+    job_model: str | None,
+    expected: str,
+) -> None:
+    route = router.post(wire.submit_url(expected)).respond(
+        200, json=wire.submitted(wire.op_name(model=expected))
+    )
+    job = make_adapter(model=adapter_model).submit_job("a", "p", GenerationOptions(model=job_model))
+    assert route.call_count == 1
+    assert job.options.model == expected
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_client_errors_raise_submit_error_with_status(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    status: int,
+) -> None:
+    route = router.post(wire.submit_url()).respond(
+        status, json=wire.api_error(status, "Request contains an invalid argument.", "BAD")
+    )
+    with pytest.raises(SubmitError) as info:
+        make_adapter().submit_job("a", "p")
+    assert info.value.status_code == status
+    assert "'a'" in str(info.value) and "invalid argument" in str(info.value)
+    assert route.call_count == 1
+    assert noop_sleep.delays == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_server_errors_are_not_retried_on_submit(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    status: int,
+) -> None:
+    """The generation may have started: sending it again could pay for two videos."""
+    route = router.post(wire.submit_url()).respond(status, json=wire.api_error(status, "x", "X"))
+    with pytest.raises(SubmitError) as info:
+        make_adapter().submit_job("a", "p")
+    assert info.value.status_code == status
+    assert route.call_count == 1
+    assert noop_sleep.delays == []
+
+
+@pytest.mark.parametrize(
+    ("first", "expected_delay"),
+    [
+        (httpx.Response(429, headers={"retry-after": "7"}, json={"error": {"code": 429}}), 7.0),
+        (httpx.Response(503, json={"error": {"code": 503}}), 1.0),
+    ],
+    ids=["429", "503"],
+)
+def test_quota_and_unavailable_are_retried_on_submit(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    first: httpx.Response,
+    expected_delay: float,
+) -> None:
+    route = router.post(wire.submit_url()).mock(
+        side_effect=[first, httpx.Response(200, json=wire.submitted(wire.op_name()))]
+    )
+    job = make_adapter().submit_job("a", "p")
+    assert job.operation_name == wire.op_name()
+    assert route.call_count == 2
+    assert body_of(route, 0) == body_of(route, 1)
+    assert noop_sleep.delays == [expected_delay]
+
+
+def test_429_retries_are_bounded(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
+) -> None:
+    route = router.post(wire.submit_url()).respond(429, json={"error": {"code": 429}})
+    with pytest.raises(SubmitError) as info:
+        make_adapter().submit_job("a", "p")
+    assert info.value.status_code == 429
+    assert route.call_count == 3
+    assert noop_sleep.delays == [1.0, 2.0]
+
+
+def test_connect_error_is_retried_because_nothing_was_sent(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
+) -> None:
+    route = router.post(wire.submit_url()).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(200, json=wire.submitted(wire.op_name())),
+        ]
+    )
+    assert make_adapter().submit_job("a", "p").operation_name == wire.op_name()
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("eof")], ids=repr
+)
+def test_failure_after_sending_is_not_retried(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, error: Exception
+) -> None:
+    route = router.post(wire.submit_url()).mock(side_effect=error)
+    with pytest.raises(SubmitError, match="did not reach the API") as info:
+        make_adapter().submit_job("a", "p")
+    assert info.value.status_code is None
+    assert route.call_count == 1
+
+
+def test_answer_without_operation_name_is_a_submit_error(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
+) -> None:
+    router.post(wire.submit_url()).respond(200, json={})
+    with pytest.raises(SubmitError, match="without an operation name"):
+        make_adapter().submit_job("a", "p")
+
+
+def test_invalid_option_is_refused_before_sending(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
+) -> None:
+    route = router.post(wire.submit_url()).respond(200, json=wire.submitted(wire.op_name()))
+    bad = GenerationOptions(duration_seconds="eight")  # type: ignore[arg-type]
+    with pytest.raises(SubmitError, match="invalid request"):
+        make_adapter().submit_job("a", "p", bad)
+    assert route.call_count == 0
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"api_key": ""}, "api_key is empty"),
+        ({"api_key": "   "}, "api_key is empty"),
+        ({"api_key": "AIza key"}, "whitespace"),
+        ({"api_key": "AIza\x00"}, "control"),
+        ({"base_url": "ftp://example.com"}, "http(s)"),
+        ({"base_url": "https://"}, "http(s)"),
+        ({"base_url": "https://u:p@example.com"}, "user info"),
+        ({"base_url": "https://example.com/?key=x"}, "query"),
+        ({"base_url": "http://[::1"}, "not a URL"),
+    ],
+)
+def test_bad_configuration_is_refused(api_key: str, kwargs: dict[str, Any], message: str) -> None:
+    kwargs = {"api_key": api_key, **kwargs}
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        GeminiVeo3Adapter(kwargs.pop("api_key"), **kwargs)
+
+
+def test_client_that_follows_redirects_is_refused(api_key: str) -> None:
+    with (
+        httpx.Client(follow_redirects=True) as client,
+        pytest.raises(ConfigurationError, match="follow_redirects=False"),
+    ):
+        GeminiVeo3Adapter(api_key, http_client=client)
+
+
+def test_repr_and_lifecycle(api_key: str, http_client: httpx.Client) -> None:
+    with GeminiVeo3Adapter(api_key) as owned:
+        assert api_key not in repr(owned)
+        assert "generativelanguage.googleapis.com" in repr(owned)
+        own_client = owned._http
+    assert own_client.is_closed
+    GeminiVeo3Adapter(api_key, http_client=http_client).close()
+    assert not http_client.is_closed  # someone else's client is left open

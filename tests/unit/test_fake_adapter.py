@@ -1,0 +1,103 @@
+"""FakeVeo3Adapter: the port's contract, scriptable, no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from veo3_adapter import (
+    DownloadError,
+    FakeOutcome,
+    FakeVeo3Adapter,
+    GeminiVeo3Adapter,
+    GenerationOptions,
+    JobStatus,
+    SubmitError,
+    Veo3Job,
+    VideoGenerationPort,
+)
+from veo3_adapter.mp4 import sample_clip
+
+
+def test_both_adapters_satisfy_the_port(api_key: str) -> None:
+    assert isinstance(FakeVeo3Adapter(), VideoGenerationPort)
+    with GeminiVeo3Adapter(api_key) as real:
+        assert isinstance(real, VideoGenerationPort)
+
+
+def test_submit_returns_submitted_job_with_unique_operation_names() -> None:
+    fake = FakeVeo3Adapter(options=GenerationOptions(aspect_ratio="16:9"))
+    first = fake.submit_job("a", "a cat")
+    second = fake.submit_job("a", "a cat", GenerationOptions(aspect_ratio="9:16"))
+    assert first.status is JobStatus.SUBMITTED
+    assert first.operation_name.startswith("models/") and "/operations/" in first.operation_name
+    assert first.operation_name != second.operation_name
+    assert first.options.aspect_ratio == "16:9" and second.options.aspect_ratio == "9:16"
+    assert fake.operations == [first.operation_name, second.operation_name]
+    assert [c.variant for c in fake.calls_to("submit_job")] == ["a", "a"]
+
+
+def test_success_after_scripted_polls_then_download_writes_mp4(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter({"a": FakeOutcome.success(polls=2)})
+    job = fake.submit_job("a", "p")
+    dest = tmp_path / "veo3" / "a.mp4"
+    with pytest.raises(DownloadError, match="still running"):
+        fake.download_clip(job, dest)
+    assert fake.poll_job(job).status is JobStatus.SUBMITTED
+    assert fake.poll_job(job).status is JobStatus.SUBMITTED
+    done = fake.poll_job(job)
+    assert done.status is JobStatus.GENERATED and done.video_uri
+    assert fake.download_clip(done, dest) == dest
+    assert dest.read_bytes() == sample_clip()
+    assert fake.calls_to("download_clip")[-1].dest == dest
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "detail"),
+    [
+        (FakeOutcome.generation_failed("boom"), "generation_failed", "boom"),
+        (FakeOutcome.rai_filtered("unsafe"), "rai_filtered", "unsafe"),
+    ],
+)
+def test_failed_generations(outcome: FakeOutcome, code: str, detail: str, tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter(default=outcome)
+    polled = fake.poll_job(fake.submit_job("a", "p"))
+    assert (polled.status, polled.error_message, polled.error_detail) == (
+        JobStatus.FAILED,
+        code,
+        detail,
+    )
+    with pytest.raises(DownloadError, match="no video"):
+        fake.download_clip(polled, tmp_path / "a.mp4")
+
+
+def test_download_failed_raises_with_status_and_writes_nothing(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter({"a": FakeOutcome.download_failed(status_code=403)})
+    job = fake.poll_job(fake.submit_job("a", "p"))
+    assert job.status is JobStatus.GENERATED
+    with pytest.raises(DownloadError) as info:
+        fake.download_clip(job, tmp_path / "a.mp4")
+    assert info.value.status_code == 403
+    assert info.value.operation_name == job.operation_name
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_submit_failed_raises_submit_error() -> None:
+    fake = FakeVeo3Adapter()
+    fake.script("b", FakeOutcome.submit_failed(status_code=400, detail="bad prompt"))
+    with pytest.raises(SubmitError, match="bad prompt") as info:
+        fake.submit_job("b", "p")
+    assert info.value.status_code == 400
+    assert fake.operations == []
+
+
+def test_unknown_or_missing_operation(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter()
+    unknown = Veo3Job(variant="a", prompt="p", status=JobStatus.SUBMITTED, operation_name="x/y")
+    assert fake.poll_job(unknown).error_message == "operation_not_found"
+    nameless = Veo3Job(variant="a", prompt="p", status=JobStatus.SUBMITTED)
+    assert fake.poll_job(nameless).error_message == "missing_operation_name"
+    with pytest.raises(DownloadError) as info:
+        fake.download_clip(unknown, tmp_path / "a.mp4")
+    assert info.value.status_code == 404

@@ -1,0 +1,161 @@
+"""The domain: Veo3Job (AC3), its options, variant names and the error hierarchy."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from veo3_adapter import (
+    ConfigurationError,
+    DownloadError,
+    ErrorCode,
+    GenerationOptions,
+    InvalidClipError,
+    InvalidOperationNameError,
+    InvalidVariantError,
+    JobsFileError,
+    JobsFileNotFoundError,
+    JobStatus,
+    PollError,
+    SubmitError,
+    UnsafeURLError,
+    Veo3Error,
+    Veo3GenerationError,
+    Veo3Job,
+)
+from veo3_adapter.models import MAX_VARIANT_LENGTH, validate_variant
+
+BAD_VARIANTS = ["a/b", "..", ".hidden", "a\x00b", "x" * 300, "", "a b", "a\\b", "é"]
+
+
+def test_ac3_operation_name_is_a_field_defaulting_to_empty() -> None:
+    fields = {f.name: f for f in dataclasses.fields(Veo3Job)}
+    assert "operation_name" in fields
+    assert fields["operation_name"].type in ("str", str)
+    job = Veo3Job(variant="a", prompt="a cat")
+    assert job.operation_name == ""
+    assert job.status is JobStatus.PENDING
+    named = Veo3Job(variant="a", prompt="a cat", operation_name="models/m/operations/x")
+    assert named.operation_name == "models/m/operations/x"
+
+
+def test_job_is_frozen_and_changes_make_new_jobs() -> None:
+    job = Veo3Job(variant="a", prompt="p")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.operation_name = "x"  # type: ignore[misc]
+    changed = dataclasses.replace(job, operation_name="operations/x")
+    assert job.operation_name == "" and changed.operation_name == "operations/x"
+
+
+def test_failed_sets_status_code_and_detail_and_keeps_the_rest() -> None:
+    job = Veo3Job(variant="a", prompt="p", operation_name="operations/x", video_uri="u")
+    failed = job.failed(ErrorCode.DOWNLOAD_FAILED, "HTTP 403")
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_message == "download_failed"
+    assert failed.error_detail == "HTTP 403"
+    assert failed.operation_name == "operations/x" and failed.video_uri == "u"
+    assert failed.finished
+
+
+@pytest.mark.parametrize(
+    ("status", "finished"),
+    [
+        (JobStatus.PENDING, False),
+        (JobStatus.SUBMITTED, False),
+        (JobStatus.GENERATED, False),
+        (JobStatus.DOWNLOADED, True),
+        (JobStatus.FAILED, True),
+    ],
+)
+def test_finished(status: JobStatus, finished: bool) -> None:
+    assert Veo3Job(variant="a", prompt="p", status=status).finished is finished
+
+
+def test_error_codes_are_the_strings_pipelines_match_on() -> None:
+    assert {c.value for c in ErrorCode} == {
+        "download_failed",
+        "generation_failed",
+        "rai_filtered",
+        "submit_failed",
+        "poll_failed",
+        "timeout",
+        "operation_not_found",
+        "missing_operation_name",
+    }
+
+
+def test_options_merge_override_wins_only_where_set() -> None:
+    base = GenerationOptions(model="m", aspect_ratio="16:9", negative_prompt="blurry")
+    merged = base.merged(GenerationOptions(aspect_ratio="9:16", duration_seconds=8))
+    assert merged == GenerationOptions(
+        model="m", aspect_ratio="9:16", negative_prompt="blurry", duration_seconds=8
+    )
+    assert base.merged(None) is base
+    assert merged.to_dict() == {
+        "model": "m",
+        "aspect_ratio": "9:16",
+        "negative_prompt": "blurry",
+        "duration_seconds": 8,
+    }
+    assert GenerationOptions(enhance_prompt=False).to_dict() == {"enhance_prompt": False}
+
+
+@pytest.mark.parametrize("variant", ["a", "hero_1", "B-2", "v1.final", "_x", "-x", "x" * 100])
+def test_valid_variants(variant: str) -> None:
+    assert validate_variant(variant) == variant
+
+
+@pytest.mark.parametrize("variant", BAD_VARIANTS)
+def test_invalid_variants_raise_value_error_naming_them(variant: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_variant(variant)
+    assert isinstance(info.value, InvalidVariantError)
+    assert repr(variant[:40]) in str(info.value)
+
+
+def test_variant_length_limit_and_type() -> None:
+    with pytest.raises(InvalidVariantError, match=str(MAX_VARIANT_LENGTH)):
+        validate_variant("x" * (MAX_VARIANT_LENGTH + 1))
+    with pytest.raises(InvalidVariantError, match="must be a string"):
+        validate_variant(3)
+
+
+@pytest.mark.parametrize(
+    ("error", "bases"),
+    [
+        (ConfigurationError("x"), (Veo3Error, ValueError)),
+        (InvalidVariantError("x"), (Veo3Error, ValueError)),
+        (JobsFileNotFoundError(Path("jobs.json"), "x"), (JobsFileError, OSError)),
+        (SubmitError("x"), (Veo3GenerationError,)),
+        (InvalidOperationNameError("x"), (PollError, ValueError)),
+        (UnsafeURLError("x"), (DownloadError, ValueError)),
+        (InvalidClipError("x"), (DownloadError,)),
+    ],
+)
+def test_error_hierarchy_lets_callers_catch_broadly(
+    error: Exception, bases: tuple[type[Exception], ...]
+) -> None:
+    for base in bases:
+        assert isinstance(error, base)
+    assert isinstance(error, Veo3Error)
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (PollError("x"), True),
+        (PollError("x", status_code=503), True),
+        (PollError("x", status_code=429), True),
+        (PollError("x", status_code=403), False),
+        (InvalidOperationNameError("x"), False),
+    ],
+)
+def test_poll_error_transience(error: PollError, transient: bool) -> None:
+    assert error.transient is transient
+
+
+def test_generation_error_carries_operation_and_status() -> None:
+    error = DownloadError("boom", operation_name="operations/x", status_code=403)
+    assert (error.operation_name, error.status_code, str(error)) == ("operations/x", 403, "boom")
