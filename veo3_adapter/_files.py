@@ -9,13 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_write_bytes", "remove_stale_temp_files"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_file",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "remove_stale_temp_files",
+]
 
 TEMP_SUFFIX = ".veo3-partial"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (a new or renamed file) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -40,7 +47,7 @@ def atomic_file(dest: Path) -> Iterator[BinaryIO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -17,7 +17,7 @@ from .errors import InvalidVariantError, OutputDirInUseError, PollError, Veo3Err
 from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
-from .store import read_jobs_json, write_jobs_json
+from .store import JobsJournal, read_jobs_json
 
 __all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
 
@@ -38,8 +38,11 @@ def _utc_now() -> str:
 class Veo3Orchestrator:
     """Runs a batch of variants to clips in ``output_dir/veo3/``, recording every step.
 
-    ``jobs.json`` is rewritten atomically after every change of state, so a crash at any
-    point leaves a file that ``resume()`` can continue from.
+    Every change of state is made durable before the run moves on (one fsynced line in
+    ``jobs.json.journal``, folded into an atomically rewritten ``jobs.json`` when the journal
+    outgrows it and at the end of every run), so a crash at any point leaves files that
+    ``read_jobs_json`` and ``resume()`` continue from, at a cost linear in the jobs.
+    ``on_change`` (if given) is called with the job after each such change has been saved.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Veo3Orchestrator:
         sleep: Callable[[float], None] = _clock.sleep,
         clock: Callable[[], float] = _clock.monotonic,
         now: Callable[[], str] = _utc_now,
+        on_change: Callable[[Veo3Job], None] | None = None,
     ) -> None:
         if poll_interval < 0 or timeout < 0:
             raise ValueError("poll_interval and timeout must not be negative")
@@ -62,7 +66,9 @@ class Veo3Orchestrator:
         self._sleep = sleep
         self._clock = clock
         self._now = now
+        self._on_change = on_change
         self._jobs: dict[str, Veo3Job] = {}
+        self._journal = JobsJournal(self.jobs_path)
 
     @property
     def clips_dir(self) -> Path:
@@ -119,8 +125,11 @@ class Veo3Orchestrator:
                 )
             self._save()
             for variant in prompts:
+                self._changed(self._jobs[variant])
+            for variant in prompts:
                 self._submit(variant)
             self._drive(list(prompts), wait_first=True)
+            self._save()
             return [self._jobs[variant] for variant in prompts]
 
     def resume(self) -> list[Veo3Job]:
@@ -135,6 +144,7 @@ class Veo3Orchestrator:
                 if resumed.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
                     todo.append(variant)
             self._drive(todo, wait_first=False)
+            self._save()
             return list(self._jobs.values())
 
     # -- steps -----------------------------------------------------------------------------
@@ -242,11 +252,17 @@ class Veo3Orchestrator:
     # -- state -----------------------------------------------------------------------------
 
     def _set(self, job: Veo3Job) -> None:
-        self._jobs[job.variant] = dataclasses.replace(job, updated_at=self._now())
-        self._save()
+        changed = dataclasses.replace(job, updated_at=self._now())
+        self._jobs[job.variant] = changed
+        self._journal.append(changed, lambda: list(self._jobs.values()))
+        self._changed(changed)
+
+    def _changed(self, job: Veo3Job) -> None:
+        if self._on_change is not None:
+            self._on_change(job)
 
     def _save(self) -> None:
-        write_jobs_json(self.jobs_path, list(self._jobs.values()))
+        self._journal.snapshot(list(self._jobs.values()))
 
     def _read_if_present(self) -> list[Veo3Job]:
         if not self.jobs_path.exists():
@@ -272,5 +288,6 @@ class Veo3Orchestrator:
                 logger.info("removed %d partial file(s) left by an interrupted run", len(removed))
             yield
         finally:
+            self._journal.close()
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)

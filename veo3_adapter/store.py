@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import atomic_write_bytes
+from ._files import atomic_write_bytes, fsync_dir
 from .errors import InvalidVariantError, JobsFileError, JobsFileNotFoundError
 from .models import GenerationOptions, JobStatus, Veo3Job, validate_variant
 
-__all__ = ["JOBS_FILE_VERSION", "job_from_dict", "job_to_dict", "read_jobs_json", "write_jobs_json"]
+__all__ = [
+    "JOBS_FILE_VERSION",
+    "JobsJournal",
+    "job_from_dict",
+    "job_to_dict",
+    "journal_path",
+    "read_jobs_json",
+    "write_jobs_json",
+]
 
 JOBS_FILE_VERSION = 1
+JOURNAL_SUFFIX = ".journal"
+_MIN_FOLD_BYTES = 64 * 1024
 _STR_FIELDS = (
     "operation_name",
     "error_message",
@@ -97,19 +108,100 @@ def _options_from_dict(variant: str, raw: object) -> GenerationOptions:
     return GenerationOptions(**values)
 
 
+def journal_path(path: Path) -> Path:
+    """The journal beside a jobs file: ``jobs.json.journal``."""
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
 def write_jobs_json(path: Path, jobs: Sequence[Veo3Job]) -> None:
-    """Write ``{"version": 1, "jobs": [...]}`` to ``path`` atomically, keys sorted."""
+    """Write ``{"version": 1, "jobs": [...]}`` to ``path`` atomically, keys sorted.
+
+    The journal beside it, if any, is folded in by this write and removed.
+    """
     payload = {"version": JOBS_FILE_VERSION, "jobs": [job_to_dict(job) for job in jobs]}
     text = json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
+    journal_path(path).unlink(missing_ok=True)
 
 
 def read_jobs_json(path: Path) -> list[Veo3Job]:
-    """Read jobs.json, current or older shape (a bare list); never modifies the file.
+    """Read jobs.json (current or older shape) plus its journal; never modifies either file.
 
-    Raises ``JobsFileNotFoundError`` when it is missing and ``JobsFileError`` naming the file
-    and the fault when it is corrupt, of an unknown version, or holds an invalid job.
+    Raises ``JobsFileNotFoundError`` when there is neither, and ``JobsFileError`` naming the
+    file and the fault when one is corrupt, of an unknown version, or holds an invalid job.
     """
+    if not path.exists() and journal_path(path).is_file():
+        return _apply_journal(path, [])
+    return _apply_journal(path, _read_snapshot(path))
+
+
+def _apply_journal(path: Path, jobs: list[Veo3Job]) -> list[Veo3Job]:
+    journal = journal_path(path)
+    try:
+        raw = journal.read_bytes()
+    except FileNotFoundError:
+        return jobs
+    except OSError as exc:
+        raise JobsFileError(journal, f"cannot be read ({exc.strerror or exc})") from exc
+    by_variant = {job.variant: job for job in jobs}
+    # Every record ends with a newline; a last piece without one was cut off by a crash while
+    # it was being appended. That change was never acknowledged, so skipping it loses nothing.
+    records = raw.split(b"\n")[:-1]
+    for number, record in enumerate(records, start=1):
+        if not record.strip():
+            continue
+        try:
+            job = job_from_dict(json.loads(record.decode("utf-8")))
+        except (ValueError, RecursionError) as exc:
+            raise JobsFileError(journal, f"record {number} is invalid: {exc}") from exc
+        by_variant[job.variant] = job
+    return list(by_variant.values())
+
+
+class JobsJournal:
+    """Durable job changes at a cost that grows linearly with the number of changes.
+
+    Each change is one JSON line appended to ``jobs.json.journal`` and fsynced before the
+    caller moves on; when the journal outgrows jobs.json it is folded into a new jobs.json
+    (written atomically). Rewriting jobs.json on every change would cost O(jobs) per change.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.journal = journal_path(path)
+        self._fd: int | None = None
+        self._journal_bytes = 0
+        self._snapshot_bytes = 0
+
+    def snapshot(self, jobs: Sequence[Veo3Job]) -> None:
+        """Write every job to jobs.json and start an empty journal."""
+        self.close()
+        write_jobs_json(self.path, jobs)
+        self._snapshot_bytes = self.path.stat().st_size
+        self._journal_bytes = 0
+
+    def append(self, job: Veo3Job, jobs: Callable[[], Sequence[Veo3Job]]) -> None:
+        """Record ``job``'s new state durably; ``jobs`` gives all jobs if a fold is due."""
+        data = (json.dumps(job_to_dict(job), sort_keys=True, ensure_ascii=False) + "\n").encode()
+        if self._fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+            self._fd = os.open(self.journal, flags, 0o666)
+            fsync_dir(self.journal.parent)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fsync(self._fd)
+        self._journal_bytes += len(data)
+        if self._journal_bytes > max(self._snapshot_bytes, _MIN_FOLD_BYTES):
+            self.snapshot(jobs())
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_snapshot(path: Path) -> list[Veo3Job]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
