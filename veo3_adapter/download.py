@@ -84,6 +84,11 @@ class _Progress:
     resumable: bool = False
     validator: str = ""
     head: bytes = field(default=b"")
+    report: Callable[[int, int | None], None] | None = None
+
+    def reported(self) -> None:
+        if self.report is not None:
+            self.report(self.written, self.total)
 
 
 class ClipDownloader:
@@ -108,21 +113,30 @@ class ClipDownloader:
         self._rand = rand
         self._max_redirects = max_redirects
 
-    def download(self, uri: str, dest: Path, *, operation_name: str = "") -> int:
+    def download(
+        self,
+        uri: str,
+        dest: Path,
+        *,
+        operation_name: str = "",
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> int:
         """Stream ``uri`` into ``dest``; return the number of bytes written.
 
+        ``progress`` is called with (bytes in the file so far, expected total or ``None``)
+        when a body starts and after every chunk; a restarted body reports from 0 again.
         Raises ``UnsafeURLError`` before sending anything when the URI is not on the API's
         origin, ``InvalidClipError`` for a body that is not a complete MP4 and
         ``DownloadError`` for everything else. ``dest`` is untouched on failure.
         """
         what = f"operation {operation_name}" if operation_name else "video"
         url = self._check_start(uri, what)
-        progress = _Progress()
+        state = _Progress(report=progress)
         with atomic_file(dest) as out:
             failures = 0
             while True:
                 try:
-                    self._attempt(url, out, progress, what)
+                    self._attempt(url, out, state, what)
                     break
                 except _Transient as exc:
                     failures += 1
@@ -143,7 +157,7 @@ class ClipDownloader:
                         delay,
                     )
                     self._sleep(delay)
-        return progress.written
+        return state.written
 
     def _check_start(self, uri: str, what: str) -> httpx.URL:
         try:
@@ -176,6 +190,7 @@ class ClipDownloader:
         response = self._open(url, headers, what)
         try:
             self._start_body(response, out, progress, what)
+            progress.reported()
             try:
                 # No chunk size: httpx hands over what each read returned, so a break loses
                 # nothing already received and resume starts from the last byte on disk.
@@ -303,6 +318,7 @@ class ClipDownloader:
                 raise InvalidClipError(f"download of {what} is not an MP4 (no 'ftyp' box)")
         out.write(chunk)
         progress.written += len(chunk)
+        progress.reported()
 
 
 def _restart(out: BinaryIO, progress: _Progress) -> None:

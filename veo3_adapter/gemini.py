@@ -55,6 +55,7 @@ class GeminiVeo3Adapter:
 
     The SDK is built on that client (so respx, vcrpy and timeouts all see one place), and the
     clip is downloaded by ``ClipDownloader``: key in the header, only to the API's origin.
+    ``on_download_progress(variant, bytes_so_far, total_or_None)`` watches each download.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class GeminiVeo3Adapter:
         timeout: float = 60.0,
         max_redirects: int = 5,
         rand: Callable[[], float] = random.random,
+        on_download_progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError(
@@ -104,6 +106,7 @@ class GeminiVeo3Adapter:
         self._sleep = sleep
         self._rand = rand
         self._retry = retry or RetryPolicy()
+        self._on_download_progress = on_download_progress
         self._client = genai.Client(
             api_key=api_key,
             vertexai=False,
@@ -220,7 +223,9 @@ class GeminiVeo3Adapter:
                     f"({'still running' if not operation.done else 'finished without one'})",
                     operation_name=name,
                 )
-            size = self._downloader.download(uri, dest, operation_name=name)
+            size = self._downloader.download(
+                uri, dest, operation_name=name, progress=self._progress_of(job.variant)
+            )
         except Veo3GenerationError as exc:
             if not exc.operation_name:
                 exc.operation_name = name
@@ -230,6 +235,16 @@ class GeminiVeo3Adapter:
         return dest
 
     # -- internals -------------------------------------------------------------------------
+
+    def _progress_of(self, variant: str) -> Callable[[int, int | None], None] | None:
+        report = self._on_download_progress
+        if report is None:
+            return None
+
+        def progress(written: int, total: int | None) -> None:
+            report(variant, written, total)
+
+        return progress
 
     def _get_operation(self, name: str) -> types.GenerateVideosOperation:
         if not _OPERATION_NAME_RE.fullmatch(name):

@@ -1,0 +1,124 @@
+"""``veo3 emulator --port N``: the emulator as a server process, driven by the real adapter."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_testkit import RUN_TIMEOUT, Veo3, base_env, make_key, veo3_command
+
+from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy
+from veo3_adapter.errors import SubmitError
+from veo3_adapter.mp4 import is_mp4_file
+
+READY_WITHIN = 5.0  # seconds for the server process to start listening
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"veo3 emulator exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError(f"veo3 emulator did not listen on port {port} within {READY_WITHIN}s")
+
+
+@pytest.fixture
+def served(key: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``veo3 emulator`` on a free port, taking only ``key``; stopped after the test."""
+    port = _free_port()
+    process = subprocess.Popen(
+        veo3_command("emulator", "--port", str(port)),
+        cwd=tmp_path,
+        env=base_env({"VEO3_EMULATOR_KEY": key}),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_until_listening(process, port)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def _adapter(key: str, base_url: str) -> GeminiVeo3Adapter:
+    return GeminiVeo3Adapter(
+        key, base_url=base_url, sleep=lambda _: None, retry=RetryPolicy(attempts=1), timeout=5.0
+    )
+
+
+def test_the_emulator_command_serves_submit_poll_and_download_to_the_real_adapter(
+    served: tuple[str, subprocess.Popen[bytes]], key: str, tmp_path: Path
+) -> None:
+    base_url, process = served
+    dest = tmp_path / "intro.mp4"
+    with _adapter(key, base_url) as adapter:
+        job = adapter.submit_job("intro", "a neon hologram of a cat")
+        assert job.operation_name.startswith("models/veo-3.0-generate-001/operations/")
+        polled = adapter.poll_job(job)
+        assert polled.status is JobStatus.GENERATED
+        assert polled.video_uri.startswith(base_url + "/v1beta/files/")
+        assert adapter.download_clip(polled, dest) == dest
+    assert is_mp4_file(dest)
+
+    process.terminate()
+    process.wait(timeout=RUN_TIMEOUT)
+    assert process.stderr is not None
+    log = process.stderr.read().decode()
+    assert f"serving the Gemini API at {base_url}" in log
+    assert key not in log
+
+
+def test_the_emulator_command_refuses_another_key(
+    served: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    base_url, _ = served
+    with _adapter(make_key(), base_url) as adapter, pytest.raises(SubmitError) as caught:
+        adapter.submit_job("intro", "a cat")
+    assert caught.value.status_code == 400
+
+
+def test_a_port_in_use_is_a_usage_error(veo3: Veo3) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = veo3("emulator", "--port", str(port))
+
+    assert result.code == 2, result
+    assert result.err_lines[-1].startswith(f"veo3: error: cannot listen on 127.0.0.1:{port}: ")
+    assert result.err_lines[-1].endswith("; pick another --port")
+
+
+def test_an_unknown_scenario_is_a_usage_error(veo3: Veo3) -> None:
+    result = veo3("emulator", "--port", "0", "--scenario", "sunny")
+
+    assert result.code == 2, result
+    assert result.err_lines == [
+        "veo3: error: no scenario named 'sunny'; known: success, rai_filtered, operation_error, "
+        "download_not_found, download_forbidden, download_server_error, rate_limited, "
+        "truncated_download, expired, slow_download, dropped_connection"
+    ]

@@ -1,0 +1,82 @@
+"""The two hooks the command's progress is built on, in process on the emulator's transport:
+``Veo3Orchestrator(on_change=)`` and ``GeminiVeo3Adapter(on_download_progress=)``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy, Veo3Job, Veo3Orchestrator
+from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.store import read_jobs_json
+
+Report = tuple[str, int, int | None]
+
+
+def _orchestrator(
+    emulator: Emulator,
+    key: str,
+    out: Path,
+    *,
+    on_change: Callable[[Veo3Job], None] | None = None,
+    on_download_progress: Callable[[str, int, int | None], None] | None = None,
+) -> Veo3Orchestrator:
+    http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
+    adapter = GeminiVeo3Adapter(
+        key,
+        base_url=emulator.api_base,
+        http_client=http,
+        sleep=lambda _: None,
+        rand=lambda: 0.0,
+        retry=RetryPolicy(attempts=3, jitter=0.0),
+        on_download_progress=on_download_progress,
+    )
+    return Veo3Orchestrator(
+        adapter, out, poll_interval=0, sleep=lambda _: None, on_change=on_change
+    )
+
+
+def test_on_change_sees_every_state_after_it_is_saved(
+    emulator: Emulator, key: str, out: Path
+) -> None:
+    emulator.default = Scenario(running_polls=1)
+    seen: list[JobStatus] = []
+
+    def on_change(job: Veo3Job) -> None:
+        saved = {j.variant: j.status for j in read_jobs_json(out / "veo3" / "jobs.json")}
+        assert saved[job.variant] is job.status  # already durable when we hear of it
+        seen.append(job.status)
+
+    _orchestrator(emulator, key, out, on_change=on_change).run({"a": "a cat"})
+
+    assert [status for status, _ in itertools.groupby(seen)] == [
+        JobStatus.PENDING,
+        JobStatus.SUBMITTED,
+        JobStatus.GENERATED,
+        JobStatus.DOWNLOADED,
+    ]
+
+
+def test_on_download_progress_counts_up_to_the_clip_size_across_a_resumed_body(
+    emulator: Emulator, key: str, out: Path
+) -> None:
+    size = 64 * 1024
+    emulator.default = Scenario(video_size=size, chunk_size=8 * 1024, truncate_at=20 * 1024)
+    reports: list[Report] = []
+
+    def record(variant: str, written: int, total: int | None) -> None:
+        reports.append((variant, written, total))
+
+    [job] = _orchestrator(emulator, key, out, on_download_progress=record).run({"c": "a cat"})
+
+    assert job.status is JobStatus.DOWNLOADED
+    assert {variant for variant, _, _ in reports} == {"c"}
+    assert {total for _, _, total in reports} == {size}
+    assert reports[0] == ("c", 0, size)
+    assert reports[-1] == ("c", size, size)
+    written = [w for _, w, _ in reports]
+    assert 20 * 1024 in written  # where the first body broke off; the second resumed there
+    assert written == sorted(written)

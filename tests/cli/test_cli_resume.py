@@ -1,0 +1,130 @@
+"""``veo3 resume DIR``: continue from jobs.json against the same emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_testkit import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
+
+from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.mp4 import is_mp4_file
+from veo3_adapter.store import read_jobs_json
+
+
+def _operation(out: Path, variant: str) -> str:
+    [job] = [j for j in read_jobs_json(out / "veo3" / "jobs.json") if j.variant == variant]
+    return job.operation_name
+
+
+def test_resume_fetches_a_deleted_clip_again_and_only_that_one(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\nb = "a dog"\n')
+    first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    assert first.code == 0, first
+    original = (out / "veo3" / "a.mp4").read_bytes()
+    (out / "veo3" / "a.mp4").unlink()
+
+    result = veo3("resume", "out", "--base-url", base_url, *POLL)
+
+    assert result.code == 0, result
+    assert (out / "veo3" / "a.mp4").read_bytes() == original
+    operations = emulator.operations
+    assert operations[_operation(out, "a")].api_downloads == 2
+    assert operations[_operation(out, "b")].api_downloads == 1
+    rows = {r["VARIANT"]: r["STATUS"] for r in parse_table(result.out)}
+    assert rows == {"a": "downloaded", "b": "downloaded"}
+    assert "veo3: a: fetching the clip again" in result.err
+
+
+def test_resume_retries_a_failed_download_and_exits_0_once_every_clip_is_there(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    emulator.rule("dog", Scenario(download_failures=(404,)))  # the first GET only
+    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\nb = "a dog"\n')
+    first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    assert first.code == 1, first
+    assert {j.variant: j.error_message for j in read_jobs_json(out / "veo3" / "jobs.json")} == {
+        "a": "",
+        "b": "download_failed",
+    }
+
+    result = veo3("resume", "out", "--base-url", base_url, *POLL)
+
+    assert result.code == 0, result
+    assert is_mp4_file(out / "veo3" / "b.mp4")
+    jobs = {j.variant: j for j in read_jobs_json(out / "veo3" / "jobs.json")}
+    assert [(j.status.value, j.error_message) for j in jobs.values()] == [
+        ("downloaded", ""),
+        ("downloaded", ""),
+    ]
+    assert emulator.operations[jobs["a"].operation_name].api_downloads == 1
+
+
+def test_resume_exits_1_while_a_job_still_fails(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    emulator.rule("dog", Scenario.named("download_not_found"))  # every time
+    prompts = write_prompts(tmp_path / "p.toml", 'b = "a dog"\n')
+    assert veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL).code == 1
+
+    result = veo3("resume", "out", "--base-url", base_url, "--quiet", *POLL)
+
+    assert result.code == 1, result
+    assert result.err == ""
+    assert result.out.splitlines()[0].split() == TABLE_HEADER
+    assert [(r["STATUS"], r["ERROR"]) for r in parse_table(result.out)] == [
+        ("failed", "download_failed")
+    ]
+
+
+def test_resume_without_jobs_file_names_the_fix(veo3: Veo3, out: Path) -> None:
+    out.mkdir()
+
+    result = veo3("resume", "out")
+
+    assert result.code == 2, result
+    assert result.err_lines == [
+        "veo3: error: out has no veo3/jobs.json; pass the --out directory of an earlier run"
+    ]
+    assert files_in(out) == {}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"version": 1, "jobs": [', b'{"version": 1, "jobs": [{"variant": 3}]}\n'],
+    ids=["truncated", "invalid job"],
+)
+def test_resume_on_a_corrupt_jobs_file_changes_nothing(
+    veo3: Veo3, emulator: Emulator, base_url: str, out: Path, content: bytes
+) -> None:
+    (out / "veo3").mkdir(parents=True)
+    (out / "veo3" / "jobs.json").write_bytes(content)
+    before = files_in(out)
+
+    result = veo3("resume", "out", "--base-url", base_url, *POLL)
+
+    assert result.code == 2, result
+    [line] = result.err_lines
+    assert line.startswith("veo3: error: out/veo3/jobs.json: "), line
+    assert line.endswith("The file was not changed; fix or move it, then run again."), line
+    assert files_in(out) == before  # byte for byte, and no lock or journal file either
+    assert emulator.requests == []
+
+
+def test_resume_without_a_key_is_a_usage_error(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
+    assert veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL).code == 0
+    sent = len(emulator.requests)
+
+    result = veo3("resume", "out", "--base-url", base_url, keyed=False)
+
+    assert result.code == 2, result
+    assert result.err_lines == [
+        "veo3: error: no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment; "
+        "keys are never taken from the command line"
+    ]
+    assert len(emulator.requests) == sent
