@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConfigurationError,
     DownloadError,
@@ -18,12 +20,21 @@ from .errors import (
     Veo3GenerationError,
 )
 from .fake import FakeCall, FakeOutcome, FakeVeo3Adapter, Outcome
-from .gemini import DEFAULT_BASE_URL, GeminiVeo3Adapter
-from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
+from .models import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    ErrorCode,
+    GenerationOptions,
+    JobStatus,
+    Veo3Job,
+)
 from .orchestrator import Veo3Orchestrator
 from .port import VideoGenerationPort
 from .retry import RetryPolicy
 from .store import read_jobs_json, write_jobs_json
+
+if TYPE_CHECKING:
+    from .gemini import GeminiVeo3Adapter
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -56,3 +67,13 @@ __all__ = [
     "read_jobs_json",
     "write_jobs_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Gemini adapter pulls in google-genai (a few hundred ms); load it on first use, so
+    # the fake, the store and `veo3 status` start fast.
+    if name == "GeminiVeo3Adapter":
+        from .gemini import GeminiVeo3Adapter
+
+        return GeminiVeo3Adapter
+    raise AttributeError(f"module 'veo3_adapter' has no attribute {name!r}")

@@ -17,14 +17,23 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 from .errors import InvalidVariantError, OutputDirInUseError, Veo3Error
-from .gemini import DEFAULT_BASE_URL, GeminiVeo3Adapter
-from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
+from .models import (
+    DEFAULT_BASE_URL,
+    ErrorCode,
+    GenerationOptions,
+    JobStatus,
+    Veo3Job,
+    validate_variant,
+)
 from .orchestrator import Veo3Orchestrator
 from .port import VideoGenerationPort
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .gemini import GeminiVeo3Adapter
 
 __all__ = ["ProgressView", "main"]
 
@@ -558,6 +567,8 @@ def _exit_code(jobs: Sequence[Veo3Job]) -> int:
 
 
 def _adapter(args: argparse.Namespace, key: str, view: ProgressView) -> GeminiVeo3Adapter:
+    from .gemini import GeminiVeo3Adapter  # google-genai is slow to import; only when needed
+
     return GeminiVeo3Adapter(
         key, base_url=args.base_url, on_download_progress=view.download_progress
     )
@@ -602,6 +613,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .emulator import Emulator, Scenario
+    from .gemini import GeminiVeo3Adapter
 
     # A throwaway key for the emulator only; it is never a real key.
     key = "demo-" + secrets.token_hex(16)

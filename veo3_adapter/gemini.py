@@ -27,14 +27,20 @@ from .errors import (
     SubmitError,
     Veo3GenerationError,
 )
-from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
+from .models import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    ErrorCode,
+    GenerationOptions,
+    JobStatus,
+    Veo3Job,
+)
 from .retry import RetryPolicy, retry_after_seconds, retry_delay_from_error_body
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiVeo3Adapter"]
 
 logger = logging.getLogger("veo3_adapter.gemini")
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _API_VERSION = "v1beta"
 # models/<model>/operations/<id> (Gemini) or operations/<id>: no "..", no escapes, no host.
 _OPERATION_NAME_RE = re.compile(

@@ -11,6 +11,7 @@ from typing import Any
 from .errors import InvalidVariantError
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "ErrorCode",
     "GenerationOptions",
@@ -20,6 +21,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "veo-3.0-generate-001"
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_VARIANT_LENGTH = 100
 _VARIANT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
