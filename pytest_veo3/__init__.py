@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
 
     from .cassette import CassetteMismatchError, RecordMode, VeoCassette
+    from .plugin import NetworkBlockedError
 
     FakeVeo3 = FakeVeo3Adapter
     RecordedVeo3 = GeminiVeo3Adapter
@@ -20,6 +21,7 @@ __all__ = [
     "CassetteMismatchError",
     "FakeOutcome",
     "FakeVeo3",
+    "NetworkBlockedError",
     "RecordMode",
     "RecordedVeo3",
     "VeoCassette",
@@ -30,6 +32,7 @@ _LAZY = {
     "RecordedVeo3": ("veo3_adapter", "GeminiVeo3Adapter"),
     "FakeOutcome": ("veo3_adapter", "FakeOutcome"),
     "CassetteMismatchError": ("pytest_veo3.cassette", "CassetteMismatchError"),
+    "NetworkBlockedError": ("pytest_veo3.plugin", "NetworkBlockedError"),
     "RecordMode": ("pytest_veo3.cassette", "RecordMode"),
     "VeoCassette": ("pytest_veo3.cassette", "VeoCassette"),
 }

@@ -248,11 +248,13 @@ class BodyFileTransport(httpx.BaseTransport):
         *,
         cassette: Any = None,
         rerecord_hint: str = "",
+        scrubber: Scrubber | None = None,
     ) -> None:
         self._inner = inner
         self._store = store
         self._cassette = cassette
         self._hint = rerecord_hint
+        self._scrubber = scrubber or Scrubber()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         from vcr.errors import CannotOverwriteExistingCassetteException
@@ -275,13 +277,12 @@ class BodyFileTransport(httpx.BaseTransport):
         self._inner.close()
 
     def _mismatch_message(self, request: httpx.Request, exc: Any) -> str:
-        from veo3_adapter.download import redact_url
-
         cassette = getattr(exc, "cassette", None) or self._cassette
         path = getattr(cassette, "_path", "?")
+        # The scrubbed URL, query included (it is matched on), "?" only when there is one.
         lines = [
             f"veo3: cassette {path} has no unplayed answer for "
-            f"{request.method} {redact_url(request.url)}?{request.url.query.decode()}",
+            f"{request.method} {self._scrubber.url(str(request.url))}",
         ]
         reason = getattr(exc, "reason", "")
         if reason == "already_played":
@@ -406,5 +407,6 @@ def open_cassette(
             store,
             cassette=cassette,
             rerecord_hint=rerecord_hint,
+            scrubber=scrubber,
         )
         yield VeoCassette(path, mode, cassette, transport, metadata)

@@ -52,6 +52,8 @@ MARKER_FAKE = (
     "'submit_failed' or a FakeOutcome"
 )
 
+_FAKE_MARKER_KWARGS = ("default", "outcomes", "polls")  # _fake_script's parameters
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -143,7 +145,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     settings = config.stash[SETTINGS_KEY]
     where = f" against {settings.base_url}" if settings.base_url else ""
-    return f"veo3: record mode {settings.record_mode}{where}, cassettes in {settings.cassette_dir}"
+    line = f"veo3: record mode {settings.record_mode}{where}, cassettes in {settings.cassette_dir}"
+    if settings.record_mode != "none":
+        # Only recording stores bodies, so only then do these two settings matter.
+        line += f", bodies over {settings.body_threshold} bytes to files"
+        if settings.shrink_videos:
+            line += ", videos shrunk"
+    return line
 
 
 # -- fixtures: override points ---------------------------------------------------------------
@@ -189,6 +197,12 @@ def fake_veo3(request: pytest.FixtureRequest) -> Iterator[FakeVeo3Adapter]:
     if marker is not None:
         if marker.args:
             raise pytest.UsageError("veo3_fake takes keyword arguments only")
+        unknown = sorted(set(marker.kwargs) - set(_FAKE_MARKER_KWARGS))
+        if unknown:
+            raise pytest.UsageError(
+                f"veo3_fake marker: unknown keyword argument(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(_FAKE_MARKER_KWARGS)}"
+            )
         try:
             default, outcomes = _fake_script(**marker.kwargs)
         except TypeError as exc:

@@ -8,6 +8,7 @@ Regenerate them all (from the emulator, with a throwaway key, scrubbed) with::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import sys
 import tempfile
@@ -73,11 +74,14 @@ def record_scenarios(
     key: str | None = None,
     names: Sequence[str] | None = None,
     body_threshold: int | None = None,
+    jobs_dir: Path | None = None,
 ) -> list[Path]:
     """Record the scenario cassettes into ``out_dir`` from the in-process emulator.
 
     Each run drives the real adapter and orchestrator; the emulator checks the key on every
     API call and that none reached its download origin. Returns the cassette paths.
+    ``jobs_dir`` keeps each run's output (``<jobs_dir>/<name>/veo3/``: jobs.json and clip)
+    for inspection; by default it goes to a temporary directory that is removed.
     """
     import httpx
 
@@ -106,12 +110,16 @@ def record_scenarios(
             inner=inner,
         ) as cassette:
             client = httpx.Client(transport=cassette.transport, follow_redirects=False)
-            with client, tempfile.TemporaryDirectory() as tmp:
+            with client, contextlib.ExitStack() as stack:
+                if jobs_dir is None:
+                    output = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                else:
+                    output = jobs_dir / name
                 adapter = GeminiVeo3Adapter(
                     key, base_url=emulator.api_base, http_client=client, sleep=lambda _s: None
                 )
                 jobs = Veo3Orchestrator(
-                    adapter, Path(tmp), poll_interval=0, sleep=lambda _s: None
+                    adapter, output, poll_interval=0, sleep=lambda _s: None
                 ).run({name: spec.prompt})
         if emulator.key_leaks:
             raise RuntimeError(f"scenario {name}: the key reached the download origin")

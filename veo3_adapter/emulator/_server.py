@@ -27,6 +27,9 @@ _JOIN_TIMEOUT = 5.0
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus the
+    # client's delayed ACK stalls each response ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "veo3-emulator"
     sys_version = ""
 

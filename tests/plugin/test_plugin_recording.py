@@ -1,0 +1,163 @@
+"""Recording: against the emulator on loopback, scrubbed, with body files, then replayed."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+
+import pytest
+from plugin_testkit import (
+    BODY_REF,
+    PIPELINE_TEST,
+    body_refs,
+    files_under,
+    load_cassette,
+    run_subprocess,
+)
+
+from veo3_adapter.audit import audit_paths
+from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.mp4 import is_mp4_file, sample_clip
+
+
+def test_record_against_the_emulator_then_replay_offline(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    emulator = Emulator(api_key=canary, default=Scenario(running_polls=1))
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST)
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with emulator.serve() as base_url:
+        recorded = run_subprocess(
+            pytester, "--veo3-record-mode=once", f"--veo3-base-url={base_url}"
+        )
+    recorded.assert_outcomes(passed=1)
+    recorded.stdout.fnmatch_lines([f"veo3: record mode once against {base_url}, cassettes in *"])
+    # The emulator really answered (it checks the key on every call) and the key never
+    # reached its download origin.
+    assert [(r.origin, r.method, r.status) for r in emulator.requests] == [
+        ("api", "POST", 200),
+        ("api", "GET", 200),
+        ("api", "GET", 200),
+        ("api", "GET", 200),
+        ("api", "GET", 302),
+        ("download", "GET", 200),
+    ]
+    assert emulator.key_leaks == []
+    assert canary not in recorded.stdout.str() + recorded.stderr.str()
+
+    directory = pytester.path / "tests" / "cassettes"
+    cassette = directory / "test_pipeline.yaml"
+    written = files_under(directory)
+    assert cassette in written
+    assert any(p.suffix == ".mp4" for p in written)
+    for path in written:
+        assert canary.encode() not in path.read_bytes(), path
+    text = cassette.read_text()
+    assert "x-goog-api-key" not in text.lower()
+    assert audit_paths([directory]) == []
+    provenance = load_cassette(cassette)["metadata"]["veo3"]
+    assert provenance["source"] == f"server at {base_url}"
+    assert provenance["base_url"] == base_url
+    assert provenance["google_genai"] == importlib.metadata.version("google-genai")
+    assert provenance["recorded_at"]
+
+    # The emulator is gone and there is no key: only the cassette can answer now.
+    monkeypatch.delenv("GEMINI_API_KEY")
+    replayed = pytester.runpytest_inprocess()
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines([f"veo3: record mode none, cassettes in {directory}"])
+
+
+def test_shrink_stores_the_small_sample_instead_of_the_video(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    emulator = Emulator(api_key=canary, default=Scenario(video_size=100_000))
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST)
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with emulator.serve() as base_url:
+        for name, extra in (("full", ()), ("shrunk", ("--veo3-shrink-videos",))):
+            result = pytester.runpytest_inprocess(
+                "--veo3-record-mode=once",
+                f"--veo3-base-url={base_url}",
+                f"--veo3-cassette-dir={name}",
+                *extra,
+            )
+            result.assert_outcomes(passed=1)
+    [full] = body_refs(pytester.path / "full" / "test_pipeline.yaml")
+    assert (pytester.path / "full" / full).stat().st_size == 100_000
+    shrunk_cassette = pytester.path / "shrunk" / "test_pipeline.yaml"
+    [shrunk] = body_refs(shrunk_cassette)
+    assert (pytester.path / "shrunk" / shrunk).read_bytes() == sample_clip()
+    [download] = [
+        i["response"]
+        for i in load_cassette(shrunk_cassette)["interactions"]
+        if i["response"]["status"]["code"] == 200 and "video/mp4" in str(i["response"]["headers"])
+    ]
+    assert download["headers"]["content-length"] == [str(len(sample_clip()))]
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    replayed = pytester.runpytest_inprocess("--veo3-cassette-dir=shrunk")
+    replayed.assert_outcomes(passed=1)
+
+
+def test_body_threshold_moves_json_bodies_to_files_and_identical_bodies_are_stored_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    emulator = Emulator(api_key=canary, default=Scenario(running_polls=2))
+    again = PIPELINE_TEST.replace("def test_pipeline", "def test_again")
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST, test_again=again)
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with emulator.serve() as base_url:
+        result = pytester.runpytest_inprocess(
+            "--veo3-record-mode=once", f"--veo3-base-url={base_url}", "--veo3-body-threshold=10"
+        )
+    result.assert_outcomes(passed=2)
+    directory = pytester.path / "tests" / "cassettes"
+    refs = body_refs(directory / "test_pipeline.yaml") + body_refs(directory / "test_again.yaml")
+    json_refs = [ref for ref in refs if ref.endswith(".json")]
+    # Submit, three polls, the download's re-read: 5 JSON answers per cassette, all in files.
+    assert len(json_refs) == 10
+    for ref in set(json_refs):
+        assert "operations/" in json.loads((directory / ref).read_text())["name"]
+    # The submit answer equals the "running" polls' answer, the done answers are equal too.
+    assert len(set(json_refs)) == 4
+    # Both downloads got the same sample clip: one file, two references.
+    mp4_refs = [ref for ref in refs if ref.endswith(".mp4")]
+    assert len(mp4_refs) == 2
+    assert len(set(mp4_refs)) == 1
+    assert is_mp4_file(directory / mp4_refs[0])
+    assert sorted(
+        p.relative_to(directory).as_posix() for p in files_under(directory / "bodies")
+    ) == (sorted(set(refs)))
+    for cassette in ("test_pipeline.yaml", "test_again.yaml"):
+        assert f"string: {BODY_REF}" in (directory / cassette).read_text()
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    replayed = pytester.runpytest_inprocess()
+    replayed.assert_outcomes(passed=2)
+
+
+def test_the_key_value_is_scrubbed_wherever_it_appears(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_key_in_the_prompt(recorded_veo3):
+            # Code under test that lets the key slip into a request body.
+            recorded_veo3.submit_job("intro", "a cat, " + os.environ["GEMINI_API_KEY"])
+        """
+    )
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with Emulator(api_key=canary).serve() as base_url:
+        result = pytester.runpytest_inprocess(
+            "--veo3-record-mode=once", f"--veo3-base-url={base_url}"
+        )
+    result.assert_outcomes(passed=1)
+    cassette = pytester.path / "tests" / "cassettes" / "test_key_in_the_prompt.yaml"
+    [interaction] = load_cassette(cassette)["interactions"]
+    assert json.loads(interaction["request"]["body"])["instances"] == [
+        {"prompt": "a cat, REDACTED"}
+    ]
+    assert canary not in cassette.read_text()

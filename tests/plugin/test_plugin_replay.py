@@ -1,0 +1,227 @@
+"""Replay: what a miss says, no network but loopback, and no real waiting."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from plugin_testkit import OPERATIONS, copy_builtin, run_subprocess
+
+from pytest_veo3.scenarios import builtin_cassette
+
+_POLL_UNKNOWN = """
+from __future__ import annotations
+
+import pytest
+from veo3_adapter import JobStatus, Veo3Job
+
+@pytest.mark.veo3_cassette("success")
+def test_unmatched(recorded_veo3):
+    job = Veo3Job("intro", "a cat", status=JobStatus.SUBMITTED,
+                  operation_name="models/veo-3.0-generate-001/operations/zzzzzzzzzzzz")
+    recorded_veo3.poll_job(job)
+"""
+
+
+@pytest.mark.parametrize("whose", ["built-in", "own"])
+def test_an_unmatched_request_names_request_cassette_closest_and_the_rerecord_command(
+    pytester: pytest.Pytester, whose: str
+) -> None:
+    if whose == "own":
+        cassette = copy_builtin("success", pytester.path / "tests" / "cassettes")
+        flag = "all"  # the cassette exists: re-record it whole
+    else:
+        found = builtin_cassette("success")
+        assert found is not None
+        cassette = found
+        flag = "once"  # record the user's own cassette of that name
+    pytester.makepyfile(test_unmatched=_POLL_UNKNOWN)
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E * veo3: cassette {cassette} has no unplayed answer for "
+            f"GET {OPERATIONS}/zzzzzzzzzzzz",
+            f"E * closest recorded request: GET {OPERATIONS}/okgnm9nx79xw",
+            "E * differs in path: */operations/zzzzzzzzzzzz != */operations/okgnm9nx79xw",
+            "E * to re-record: GEMINI_API_KEY=... pytest "
+            f"'test_unmatched.py::test_unmatched' --veo3-record-mode={flag}",
+        ]
+    )
+
+
+def test_asking_more_often_than_recorded_says_everything_was_played(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from veo3_adapter import Veo3Orchestrator
+
+        @pytest.mark.veo3_cassette("rai_filtered")
+        def test_twice(recorded_veo3, tmp_path):
+            Veo3Orchestrator(recorded_veo3, tmp_path / "one").run({"intro": "a cat"})
+            Veo3Orchestrator(recorded_veo3, tmp_path / "two").run({"intro": "a cat"})
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * veo3: cassette */rai_filtered.yaml has no unplayed answer for "
+            "POST https://generativelanguage.googleapis.com/v1beta/models/"
+            "veo-3.0-generate-001:predictLongRunning",
+            "E * every matching recorded request has been played already*",
+            "E * to re-record: *",
+        ]
+    )
+
+
+def test_a_missing_cassette_says_where_it_looked_and_how_to_record_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_missing="""
+        def test_without_cassette(recorded_veo3):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(errors=1)
+    expected = pytester.path / "tests" / "cassettes" / "test_without_cassette.yaml"
+    result.stdout.fnmatch_lines(
+        [
+            f"E * veo3: cassette {expected} does not exist; record it with: "
+            "GEMINI_API_KEY=... pytest 'test_missing.py::test_without_cassette' "
+            "--veo3-record-mode=once"
+        ]
+    )
+
+
+def test_a_missing_body_file_says_to_commit_the_bodies_folder(pytester: pytest.Pytester) -> None:
+    directory = pytester.path / "tests" / "cassettes"
+    copy_builtin("success", directory)
+    shutil.rmtree(directory / "bodies")
+    pytester.makepyfile(
+        """
+        import pytest
+        from veo3_adapter import Veo3Orchestrator
+
+        @pytest.mark.veo3_cassette("success")
+        def test_download(recorded_veo3, tmp_path):
+            Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E * cassette body file {directory}/bodies/sha256-*.mp4 is missing; "
+            "commit the cassette's bodies/ folder with it, or re-record"
+        ]
+    )
+
+
+def test_a_body_reference_outside_the_bodies_folder_is_refused(pytester: pytest.Pytester) -> None:
+    directory = pytester.path / "tests" / "cassettes"
+    cassette = copy_builtin("success", directory)
+    (pytester.path / "secret.txt").write_text("not a video")
+    text = cassette.read_text()
+    [ref] = [line.split("veo3-body-file:")[1] for line in text.splitlines() if "body-file" in line]
+    cassette.write_text(text.replace(ref, "../../secret.txt"))
+    pytester.makepyfile(
+        """
+        import pytest
+        from veo3_adapter import Veo3Orchestrator
+
+        @pytest.mark.veo3_cassette("success")
+        def test_download(recorded_veo3, tmp_path):
+            Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E * cassette body reference '../../secret.txt' is not a body file"]
+    )
+
+
+def test_replay_blocks_every_address_but_loopback(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from __future__ import annotations
+
+        import socket
+
+        import pytest
+        from pytest_veo3 import NetworkBlockedError
+
+        REAL_CONNECT = socket.socket.connect
+
+        @pytest.mark.veo3_cassette("success")
+        def test_internet_is_blocked(recorded_veo3):
+            with pytest.raises(NetworkBlockedError, match=r"192\\.0\\.2\\.1.*blocked"):
+                socket.create_connection(("192.0.2.1", 80), timeout=2)
+            with socket.socket() as sock:
+                with pytest.raises(NetworkBlockedError):
+                    sock.connect_ex(("2001:db8::1", 80, 0, 0))
+
+        @pytest.mark.veo3_cassette("success")
+        def test_loopback_works(recorded_veo3):
+            for host in ("127.0.0.1", "localhost"):
+                with socket.create_server(("127.0.0.1", 0)) as server:
+                    port = server.getsockname()[1]
+                    with socket.create_connection((host, port), timeout=2):
+                        pass
+
+        def test_the_guard_is_gone_after_the_fixture():
+            assert socket.socket.connect is REAL_CONNECT
+        """
+    )
+    result = run_subprocess(pytester, "-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_replay_makes_every_default_wait_virtual(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from __future__ import annotations
+
+        import time
+
+        import pytest
+        from veo3_adapter import JobStatus, Veo3Orchestrator, clock
+
+        @pytest.fixture
+        def no_real_sleep(monkeypatch):
+            def refuse(seconds):
+                raise AssertionError(f"real time.sleep({seconds})")
+            monkeypatch.setattr(time, "sleep", refuse)
+
+        @pytest.mark.veo3_cassette("success")
+        def test_recorded(no_real_sleep, recorded_veo3, tmp_path):
+            start = clock.monotonic()
+            [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
+            assert job.status is JobStatus.DOWNLOADED
+            # The default 10 s interval, three times (first wait and two "running" polls),
+            # passed on the virtual clock, which starts at 0 for each test.
+            assert (start, clock.monotonic()) == (0.0, 30.0)
+
+        @pytest.mark.veo3_cassette("rate_limited")
+        def test_retry_waits_too(no_real_sleep, recorded_veo3, tmp_path):
+            [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
+            assert job.status is JobStatus.DOWNLOADED
+            assert clock.monotonic() > 10.0  # the poll interval plus the 429's Retry-After
+
+        @pytest.mark.veo3_fake(polls=2)
+        def test_fake(no_real_sleep, fake_veo3, tmp_path):
+            [job] = Veo3Orchestrator(fake_veo3, tmp_path).run({"intro": "a cat"})
+            assert job.status is JobStatus.DOWNLOADED
+            assert clock.monotonic() == 30.0
+
+        def test_time_is_real_again_afterwards():
+            assert abs(clock.monotonic() - time.monotonic()) < 60
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(passed=4)
