@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["Finding", "audit_paths"]
 
 _GOOGLE_KEY = re.compile(rb"AIza[0-9A-Za-z_-]{35}")
-_KEY_PARAM = re.compile(rb"[?&](?:amp;)?key=(?!REDACTED\b)[^&\s'\"]+", re.IGNORECASE)
+_KEY_PARAM = re.compile(rb"[?&](?:amp;)?key=(?!\[?REDACTED\b)[^&\s'\"]+", re.IGNORECASE)
 _SECRET_HEADER = re.compile(
     rb"^\s*-?\s*['\"]?(x-goog-api-key|authorization|x-goog-user-project|cookie|set-cookie)"
     rb"['\"]?\s*:\s*(.*)$",

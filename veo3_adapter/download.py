@@ -269,7 +269,7 @@ class ClipDownloader:
     def _raise_for_status(self, response: httpx.Response, url: httpx.URL, what: str) -> None:
         status = response.status_code
         try:
-            snippet = _read_snippet(response)
+            snippet = _read_snippet(response, self._key)
         finally:
             response.close()
         reason = f"HTTP {status} from {redact_url(url)}"
@@ -328,8 +328,12 @@ def _restart(out: BinaryIO, progress: _Progress) -> None:
     progress.head = b""
 
 
-def _read_snippet(response: httpx.Response) -> str:
-    """The start of an error body, for the message; never the whole (it may be large)."""
+def _read_snippet(response: httpx.Response, secret: str) -> str:
+    """The start of an error body, for the message; never the whole (it may be large).
+
+    ``secret`` is redacted before the text is cut: a cut through it would leave a piece that
+    a later ``replace`` no longer finds.
+    """
     collected = b""
     try:
         for chunk in response.iter_bytes():
@@ -338,5 +342,5 @@ def _read_snippet(response: httpx.Response) -> str:
                 break
     except httpx.HTTPError:
         pass
-    text = collected[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
+    text = collected.decode("utf-8", "replace").replace(secret, "[REDACTED]")
     return " ".join(text.split())[:300]

@@ -90,10 +90,13 @@ class GeminiVeo3Adapter:
         try:
             parsed = httpx.URL(self._base_url)
         except httpx.InvalidURL as exc:
-            raise ConfigurationError(f"base_url {self._base_url!r} is not a URL") from exc
+            # from None, and scrubbed: a pasted "...?key=<key>" URL is echoed by httpx too.
+            raise ConfigurationError(
+                self._scrub(f"base_url {self._base_url!r} is not a URL ({exc})")
+            ) from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ConfigurationError(
-                f"base_url {self._base_url!r} must be an http(s) URL with a host"
+                self._scrub(f"base_url {self._base_url!r} must be an http(s) URL with a host")
             )
         if parsed.userinfo or parsed.query:
             raise ConfigurationError("base_url must not carry user info or a query string")
@@ -255,9 +258,11 @@ class GeminiVeo3Adapter:
     def _get_operation(self, name: str) -> types.GenerateVideosOperation:
         if not _OPERATION_NAME_RE.fullmatch(name):
             raise InvalidOperationNameError(
-                f"operation name {name!r} is not a Gemini operation path "
-                "(expected models/<model>/operations/<id>); refusing to request it",
-                operation_name=name,
+                self._scrub(
+                    f"operation name {name!r} is not a Gemini operation path "
+                    "(expected models/<model>/operations/<id>); refusing to request it"
+                ),
+                operation_name=self._scrub(name),
             )
 
         def call() -> types.GenerateVideosOperation:
@@ -327,7 +332,11 @@ class GeminiVeo3Adapter:
         uri = _video_uri(op)
         if uri:
             return dataclasses.replace(
-                job, status=JobStatus.GENERATED, video_uri=uri, error_message="", error_detail=""
+                job,
+                status=JobStatus.GENERATED,
+                video_uri=self._scrub(uri),  # jobs.json keeps it; a "key=" URI is refused anyway
+                error_message="",
+                error_detail="",
             )
         if result is not None and result.rai_media_filtered_count:
             reasons = "; ".join(result.rai_media_filtered_reasons or []) or "no reason given"

@@ -106,6 +106,8 @@ class Veo3Orchestrator:
             validate_variant(variant)
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError(f"prompt of variant {variant!r} is empty")
+            if any("\ud800" <= char <= "\udfff" for char in prompt):  # jobs.json is UTF-8
+                raise ValueError(f"prompt of variant {variant!r} holds an unpaired surrogate")
         unknown = sorted(set(options) - set(prompts))
         if unknown:
             raise InvalidVariantError(f"options given for variants with no prompt: {unknown}")
@@ -113,6 +115,10 @@ class Veo3Orchestrator:
             return []
         with self._locked():
             self._jobs = {job.variant: job for job in self._read_if_present()}
+            if self._journal.journal.exists():
+                # Fold what a crashed run journaled before replacing any job: replayed over
+                # the new jobs.json, that stale journal would bring the replaced jobs back.
+                self._save()
             stamp = self._now()
             for variant, prompt in prompts.items():
                 self._jobs.pop(variant, None)

@@ -65,6 +65,7 @@ def job_from_dict(data: object) -> Veo3Job:
         if not isinstance(data.get(name), str):
             raise ValueError(f"field {name!r} must be a string")
     variant = validate_variant(data["variant"])
+    _check_text(variant, "prompt", data["prompt"])
     raw_status = data.get("status", JobStatus.PENDING.value)
     try:
         status = JobStatus(raw_status)
@@ -78,6 +79,7 @@ def job_from_dict(data: object) -> Veo3Job:
         value = data.get(name, "")
         if not isinstance(value, str):
             raise ValueError(f"variant {variant!r}: field {name!r} must be a string")
+        _check_text(variant, name, value)
         values[name] = value
     clip_bytes = data.get("clip_bytes", 0)
     if not isinstance(clip_bytes, int) or isinstance(clip_bytes, bool) or clip_bytes < 0:
@@ -104,8 +106,20 @@ def _options_from_dict(variant: str, raw: object) -> GenerationOptions:
             not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
         ):
             raise ValueError(f"variant {variant!r}: option {name!r} has the wrong type")
+        if isinstance(value, str):
+            _check_text(variant, f"options.{name}", value)
         values[name] = value
     return GenerationOptions(**values)
+
+
+def _check_text(variant: str, name: str, value: str) -> None:
+    """Refuse what JSON can escape ("\\ud800") but UTF-8, so jobs.json, cannot hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"variant {variant!r}: field {name!r} holds an unpaired surrogate, not text"
+        ) from None
 
 
 def journal_path(path: Path) -> Path:
@@ -184,8 +198,9 @@ class JobsJournal:
         """Record ``job``'s new state durably; ``jobs`` gives all jobs if a fold is due."""
         data = (json.dumps(job_to_dict(job), sort_keys=True, ensure_ascii=False) + "\n").encode()
         if self._fd is None:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
             self._fd = os.open(self.journal, flags, 0o666)
+            _drop_torn_tail(self._fd)
             fsync_dir(self.journal.parent)
         view = memoryview(data)
         while view:
@@ -199,6 +214,17 @@ class JobsJournal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _drop_torn_tail(fd: int) -> None:
+    """Cut off a last record that a crash left without its newline (readers skip it).
+
+    Appending after it would glue the next record onto it: one invalid line in the middle of
+    the journal, and jobs.json unreadable after the next crash.
+    """
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.ftruncate(fd, os.pread(fd, size, 0).rfind(b"\n") + 1)
 
 
 def _read_snapshot(path: Path) -> list[Veo3Job]:
