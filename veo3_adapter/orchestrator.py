@@ -17,7 +17,7 @@ from .errors import InvalidVariantError, OutputDirInUseError, PollError, Veo3Err
 from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
-from .store import JobsJournal, read_jobs_json
+from .store import JobsJournal, check_text, read_jobs_json
 
 __all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
 
@@ -106,8 +106,11 @@ class Veo3Orchestrator:
             validate_variant(variant)
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError(f"prompt of variant {variant!r} is empty")
-            if any("\ud800" <= char <= "\udfff" for char in prompt):  # jobs.json is UTF-8
-                raise ValueError(f"prompt of variant {variant!r} holds an unpaired surrogate")
+            check_text(variant, "prompt", prompt)  # jobs.json is UTF-8
+        for variant, opts in options.items():
+            for name, value in opts.to_dict().items():
+                if isinstance(value, str):
+                    check_text(variant, f"options.{name}", value)
         unknown = sorted(set(options) - set(prompts))
         if unknown:
             raise InvalidVariantError(f"options given for variants with no prompt: {unknown}")

@@ -16,6 +16,7 @@ from .models import GenerationOptions, JobStatus, Veo3Job, validate_variant
 __all__ = [
     "JOBS_FILE_VERSION",
     "JobsJournal",
+    "check_text",
     "job_from_dict",
     "job_to_dict",
     "journal_path",
@@ -65,7 +66,7 @@ def job_from_dict(data: object) -> Veo3Job:
         if not isinstance(data.get(name), str):
             raise ValueError(f"field {name!r} must be a string")
     variant = validate_variant(data["variant"])
-    _check_text(variant, "prompt", data["prompt"])
+    check_text(variant, "prompt", data["prompt"])
     raw_status = data.get("status", JobStatus.PENDING.value)
     try:
         status = JobStatus(raw_status)
@@ -79,7 +80,7 @@ def job_from_dict(data: object) -> Veo3Job:
         value = data.get(name, "")
         if not isinstance(value, str):
             raise ValueError(f"variant {variant!r}: field {name!r} must be a string")
-        _check_text(variant, name, value)
+        check_text(variant, name, value)
         values[name] = value
     clip_bytes = data.get("clip_bytes", 0)
     if not isinstance(clip_bytes, int) or isinstance(clip_bytes, bool) or clip_bytes < 0:
@@ -107,12 +108,12 @@ def _options_from_dict(variant: str, raw: object) -> GenerationOptions:
         ):
             raise ValueError(f"variant {variant!r}: option {name!r} has the wrong type")
         if isinstance(value, str):
-            _check_text(variant, f"options.{name}", value)
+            check_text(variant, f"options.{name}", value)
         values[name] = value
     return GenerationOptions(**values)
 
 
-def _check_text(variant: str, name: str, value: str) -> None:
+def check_text(variant: str, name: str, value: str) -> None:
     """Refuse what JSON can escape ("\\ud800") but UTF-8, so jobs.json, cannot hold."""
     try:
         value.encode("utf-8")

@@ -30,6 +30,7 @@ from veo3_adapter import (
     ErrorCode,
     FakeVeo3Adapter,
     GeminiVeo3Adapter,
+    GenerationOptions,
     InvalidOperationNameError,
     JobsFileError,
     JobStatus,
@@ -160,8 +161,21 @@ def test_a_prompt_utf8_cannot_hold_is_refused_before_anything_is_written(
     out = tmp_path / "out"
     port = FakeVeo3Adapter()
     orchestrator = Veo3Orchestrator(port, out, poll_interval=0, sleep=lambda _s: None)
-    with pytest.raises(ValueError, match="prompt of variant 'bad'"):
+    with pytest.raises(ValueError, match="variant 'bad': field 'prompt' holds an unpaired"):
         orchestrator.run({"good": "a clip", "bad": prompt})
+    assert not out.exists()
+    assert port.calls == []
+
+
+def test_an_option_utf8_cannot_hold_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    port = FakeVeo3Adapter()
+    orchestrator = Veo3Orchestrator(port, out, poll_interval=0, sleep=lambda _s: None)
+    with pytest.raises(ValueError, match="variant 'bad': field 'options.negative_prompt'"):
+        orchestrator.run(
+            {"good": "a clip", "bad": "a clip"},
+            options={"bad": GenerationOptions(negative_prompt="blur \ud800")},
+        )
     assert not out.exists()
     assert port.calls == []
 
