@@ -303,6 +303,19 @@ class BodyFileTransport(httpx.BaseTransport):
         return "\n".join(lines)
 
 
+def _no_network() -> httpx.BaseTransport:
+    """What replay stands on: vcrpy answers every request before this is reached.
+
+    A real ``HTTPTransport`` would load the CA bundle (~15 ms) for nothing; vcrpy patches
+    ``MockTransport`` as it patches ``HTTPTransport``.
+    """
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise CassetteMismatchError(f"veo3: replay tried to send {request.method} to the network")
+
+    return httpx.MockTransport(refuse)
+
+
 # -- provenance ------------------------------------------------------------------------------
 
 
@@ -403,7 +416,7 @@ def open_cassette(
             cassette._metadata[_METADATA_KEY] = metadata
             cassette.dirty = True
         transport = BodyFileTransport(
-            inner or httpx.HTTPTransport(),
+            inner or (_no_network() if mode is RecordMode.NONE else httpx.HTTPTransport()),
             store,
             cassette=cassette,
             rerecord_hint=rerecord_hint,
