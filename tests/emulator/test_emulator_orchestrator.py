@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -43,25 +45,36 @@ def test_expectations_cover_every_scenario() -> None:
     assert set(EXPECTED) == set(SCENARIO_NAMES)
 
 
-@pytest.fixture
+@pytest.fixture(params=["in-process", "sockets"])
 def pipeline(
-    emulator: Emulator, key: str, clock: FakeClock, tmp_path: Path
-) -> tuple[Veo3Orchestrator, httpx.Client]:
+    request: pytest.FixtureRequest,
+    emulator: Emulator,
+    key: str,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> Iterator[tuple[Veo3Orchestrator, httpx.Client]]:
+    """The real adapter and SDK on the emulator: an httpx transport, or two loopback sockets."""
     for name in SCENARIO_NAMES:
         emulator.rule(f"[{name}]", Scenario.named(name, running_polls=1))
-    http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
-    adapter = GeminiVeo3Adapter(
-        key,
-        base_url=emulator.api_base,
-        http_client=http,
-        sleep=clock.sleep,
-        rand=lambda: 0.0,
-        retry=RetryPolicy(attempts=4, jitter=0.0),
-    )
-    orchestrator = Veo3Orchestrator(
-        adapter, tmp_path, poll_interval=10.0, sleep=clock.sleep, clock=clock
-    )
-    return orchestrator, http
+    with contextlib.ExitStack() as stack:
+        if request.param == "sockets":
+            base_url = stack.enter_context(emulator.serve())
+            http = httpx.Client(follow_redirects=False, timeout=10.0)
+        else:
+            base_url = emulator.api_base
+            http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
+        adapter = GeminiVeo3Adapter(
+            key,
+            base_url=base_url,
+            http_client=http,
+            sleep=clock.sleep,
+            rand=lambda: 0.0,
+            retry=RetryPolicy(attempts=4, jitter=0.0),
+        )
+        orchestrator = Veo3Orchestrator(
+            adapter, tmp_path, poll_interval=10.0, sleep=clock.sleep, clock=clock
+        )
+        yield orchestrator, http
 
 
 def test_every_scenario_through_the_orchestrator(
