@@ -257,14 +257,15 @@ def veo3_cassette(
         path = builtin_cassette(veo3_cassette_name) or own
     flag = "all" if own.is_file() else "once"
     hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
-    key = _api_key_from_env() if mode is not RecordMode.NONE else ""
+    # Every key in the environment is scrubbed, not only the one in use: both may be set.
+    keys = tuple(os.environ.get(name, "").strip() for name in KEY_VARIABLES)
     guard = _loopback_only() if mode is RecordMode.NONE else contextlib.nullcontext()
     with (
         guard,
         open_cassette(
             path,
             mode=mode,
-            secrets=(key,),
+            secrets=tuple(k for k in keys if k),
             body_threshold=settings.body_threshold,
             shrink_videos=settings.shrink_videos,
             source="live" if not settings.base_url else f"server at {settings.base_url}",
