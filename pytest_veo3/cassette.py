@@ -45,6 +45,7 @@ __all__ = [
     "VeoCassette",
     "open_cassette",
     "provenance",
+    "redact_foreign_query",
 ]
 
 REDACTED = "REDACTED"
@@ -142,6 +143,28 @@ class Scrubber:
         elif isinstance(body.get("string"), str):
             body["string"] = self.text(body["string"])
         return response
+
+
+def redact_foreign_query(uri: str, api_base: str) -> str:
+    """Blank every query value of a URL that is not on the API's origin.
+
+    The download redirect names a signed URL on another host: its query is a short-lived
+    credential for the video. Both the recorded ``Location`` and the recorded request get the
+    same treatment, so a replay follows the redacted ``Location`` and still matches.
+    """
+    if not api_base:
+        return uri
+    from veo3_adapter.download import Origin
+
+    parts = urlsplit(uri)
+    try:
+        same = Origin.of(httpx.URL(uri)) == Origin.of(httpx.URL(api_base))
+    except (httpx.InvalidURL, TypeError):
+        same = False
+    if not parts.query or same:
+        return uri
+    query = [(k, REDACTED) for k, _v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def _header(response: Mapping[str, Any], name: str) -> str:
@@ -394,7 +417,13 @@ def open_cassette(
 
     def before_save(request: Any, response: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         # vcrpy hands these hooks copies; scrub again in case a hook elsewhere added a value.
-        return scrubber.request(request), store.externalize(scrubber.response(response))
+        request = scrubber.request(request)
+        request.uri = redact_foreign_query(request.uri, base_url)
+        response = scrubber.response(response)
+        for name, values in response.get("headers", {}).items():
+            if name.lower() == "location":
+                response["headers"][name] = [redact_foreign_query(v, base_url) for v in values]
+        return request, store.externalize(response)
 
     if mode is RecordMode.NONE and not path.is_file():
         raise CassetteMismatchError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 from plugin_testkit import OPERATIONS, copy_builtin, run_subprocess
@@ -23,6 +25,13 @@ def test_unmatched(recorded_veo3):
 """
 
 
+def _recorded_operation_id(cassette: Path) -> str:
+    """The operation id the cassette's polls name (it changes whenever it is re-recorded)."""
+    found = re.search(r"uri: \S+/operations/([a-z0-9]+)\n", cassette.read_text())
+    assert found is not None, cassette
+    return found.group(1)
+
+
 @pytest.mark.parametrize("whose", ["built-in", "own"])
 def test_an_unmatched_request_names_request_cassette_closest_and_the_rerecord_command(
     pytester: pytest.Pytester, whose: str
@@ -35,6 +44,7 @@ def test_an_unmatched_request_names_request_cassette_closest_and_the_rerecord_co
         assert found is not None
         cassette = found
         flag = "once"  # record the user's own cassette of that name
+    recorded = _recorded_operation_id(cassette)
     pytester.makepyfile(test_unmatched=_POLL_UNKNOWN)
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=1)
@@ -42,8 +52,8 @@ def test_an_unmatched_request_names_request_cassette_closest_and_the_rerecord_co
         [
             f"E * veo3: cassette {cassette} has no unplayed answer for "
             f"GET {OPERATIONS}/zzzzzzzzzzzz",
-            f"E * closest recorded request: GET {OPERATIONS}/okgnm9nx79xw",
-            "E * differs in path: */operations/zzzzzzzzzzzz != */operations/okgnm9nx79xw",
+            f"E * closest recorded request: GET {OPERATIONS}/{recorded}",
+            f"E * differs in path: */operations/zzzzzzzzzzzz != */operations/{recorded}",
             "E * to re-record: GEMINI_API_KEY=... pytest "
             f"'test_unmatched.py::test_unmatched' --veo3-record-mode={flag}",
         ]
