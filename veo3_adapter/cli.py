@@ -28,9 +28,10 @@ from .models import (
     Veo3Job,
     validate_variant,
 )
-from .orchestrator import Veo3Orchestrator
+from .orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, Veo3Orchestrator
 from .port import VideoGenerationPort
 from .retry import RetryPolicy
+from .store import read_jobs_json
 
 if TYPE_CHECKING:
     from .gemini import GeminiVeo3Adapter
@@ -702,24 +703,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def _read_jobs(directory: Path) -> list[Veo3Job]:
     """The jobs of an earlier run in ``directory`` (read only; ``JobsFileError`` if corrupt)."""
-    if not (directory / "veo3" / "jobs.json").is_file():
+    path = directory / CLIPS_DIRNAME / JOBS_FILENAME
+    if not path.is_file():
         raise UsageError(
             f"{directory} has no veo3/jobs.json; pass the --out directory of an earlier run"
         )
-    return Veo3Orchestrator(_NoPort(), directory).jobs()
-
-
-class _NoPort:
-    """A port for read-only commands: using it is a bug."""
-
-    def submit_job(self, *a: object, **k: object) -> Veo3Job:
-        raise AssertionError("status does not submit")
-
-    def poll_job(self, job: Veo3Job) -> Veo3Job:
-        raise AssertionError("status does not poll")
-
-    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        raise AssertionError("status does not download")
+    return read_jobs_json(path)
 
 
 # -- parser ----------------------------------------------------------------------------------
