@@ -35,6 +35,7 @@ from _common import (
 )
 
 from pytest_veo3.cassette import RecordMode, open_cassette
+from pytest_veo3.scenarios import as_received
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, Veo3Orchestrator
 from veo3_adapter.emulator import Emulator, Scenario
 
@@ -69,20 +70,6 @@ def _no_sleep(_seconds: float) -> None:
     return None
 
 
-def _buffered(transport: httpx.BaseTransport) -> Callable[[httpx.Request], httpx.Response]:
-    """A MockTransport handler answering from the emulator, body read in full (vcrpy would)."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        response = transport.handle_request(request)
-        try:
-            body = b"".join(response.stream)  # type: ignore[arg-type]
-        finally:
-            response.close()
-        return httpx.Response(response.status_code, headers=response.headers, content=body)
-
-    return handle
-
-
 def _run_job(client: httpx.Client, key: str, base_url: str, out_dir: Path) -> None:
     """One test: the orchestrator, one variant, on the adapter over ``client``."""
     adapter = GeminiVeo3Adapter(key, base_url=base_url, http_client=client, sleep=_no_sleep)
@@ -104,7 +91,7 @@ def record_ours(path: Path, work: Path) -> str:
     """Record with open_cassette; return the base URL the cassette remembers."""
     key = "record-" + secrets.token_hex(16)
     emulator = _emulator(key)
-    inner = httpx.MockTransport(_buffered(emulator.transport()))
+    inner = httpx.MockTransport(as_received(emulator.transport()))
     with (
         open_cassette(
             path,
@@ -125,7 +112,7 @@ def record_stock(path: Path, work: Path) -> str:
     key = "record-" + secrets.token_hex(16)
     emulator = _emulator(key)
     recorder = vcr.VCR(record_mode="all", filter_headers=["x-goog-api-key"])
-    transport = httpx.MockTransport(_buffered(emulator.transport()))
+    transport = httpx.MockTransport(as_received(emulator.transport()))
     with (
         recorder.use_cassette(str(path)),
         httpx.Client(transport=transport, follow_redirects=False) as client,

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx  # noqa: F401  (annotations only; imported lazily at run time)
 
-__all__ = ["SCENARIO_CASSETTES", "ScenarioCassette", "builtin_cassette", "record_scenarios"]
+__all__ = [
+    "SCENARIO_CASSETTES",
+    "ScenarioCassette",
+    "as_received",
+    "builtin_cassette",
+    "record_scenarios",
+]
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def record_scenarios(
         scenario = Scenario.named(spec.emulator_scenario, running_polls=spec.running_polls)
         emulator = Emulator(api_key=key, default=scenario, sleep=lambda _s: None)
         # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
-        inner = httpx.MockTransport(_as_received(emulator.transport()))
+        inner = httpx.MockTransport(as_received(emulator.transport()))
         path = out_dir / f"{name}.yaml"
         path.unlink(missing_ok=True)
         with open_cassette(
@@ -133,7 +139,7 @@ def record_scenarios(
     return written
 
 
-def _as_received(transport: httpx.BaseTransport) -> Callable[[httpx.Request], httpx.Response]:
+def as_received(transport: httpx.BaseTransport) -> Callable[[httpx.Request], httpx.Response]:
     """A handler that returns what a client received, even when the body broke off.
 
     vcrpy records nothing for a response whose body raises; a socket client would have kept
