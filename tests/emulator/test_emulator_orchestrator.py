@@ -15,6 +15,7 @@ from veo3_adapter import (
     GeminiVeo3Adapter,
     JobStatus,
     RetryPolicy,
+    Veo3Job,
     Veo3Orchestrator,
     read_jobs_json,
 )
@@ -77,13 +78,20 @@ def pipeline(
         yield orchestrator, http
 
 
-def test_every_scenario_through_the_orchestrator(
-    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
-) -> None:
+def run_every_scenario(
+    pipeline: tuple[Veo3Orchestrator, httpx.Client],
+) -> tuple[Veo3Orchestrator, dict[str, Veo3Job]]:
+    """One variant per named scenario, run to the end; the jobs by variant."""
     orchestrator, http = pipeline
     prompts = {variant_of(name): f"a test clip [{name}]" for name in SCENARIO_NAMES}
     with http:
-        jobs = {job.variant: job for job in orchestrator.run(prompts)}
+        return orchestrator, {job.variant: job for job in orchestrator.run(prompts)}
+
+
+def test_every_scenario_through_the_orchestrator(
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
+) -> None:
+    orchestrator, jobs = run_every_scenario(pipeline)
 
     for name, (status, code) in EXPECTED.items():
         job = jobs[variant_of(name)]
@@ -111,10 +119,7 @@ def test_every_scenario_through_the_orchestrator(
 def test_the_emulator_saw_what_each_scenario_scripts(
     pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
 ) -> None:
-    orchestrator, http = pipeline
-    prompts = {variant_of(name): f"a test clip [{name}]" for name in SCENARIO_NAMES}
-    with http:
-        jobs = {job.variant: job for job in orchestrator.run(prompts)}
+    orchestrator, jobs = run_every_scenario(pipeline)
     ops = {name: emulator.operations[jobs[variant_of(name)].operation_name] for name in EXPECTED}
 
     assert ops["rate_limited"].poll_failures_served == 1
