@@ -34,6 +34,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from veo3_adapter._files import atomic_write_bytes
+from veo3_adapter._secrets import (
+    MARKER,
+    SECRET_QUERY_PARAMS,
+    SECRET_REQUEST_HEADERS,
+    SECRET_RESPONSE_HEADERS,
+    redact,
+    redact_bytes,
+)
 
 __all__ = [
     "BODY_REF_PREFIX",
@@ -48,12 +56,9 @@ __all__ = [
     "redact_foreign_query",
 ]
 
-REDACTED = "REDACTED"
+REDACTED = MARKER
 BODY_REF_PREFIX = b"veo3-body-file:"
 DEFAULT_BODY_THRESHOLD = 64 * 1024
-SECRET_REQUEST_HEADERS = ("x-goog-api-key", "authorization", "x-goog-user-project", "cookie")
-SECRET_RESPONSE_HEADERS = ("set-cookie",)
-SECRET_QUERY_PARAMS = ("key",)
 BODIES_DIRNAME = "bodies"
 _METADATA_KEY = "veo3"
 _EXTENSIONS = {"video/mp4": ".mp4", "application/json": ".json"}
@@ -90,16 +95,10 @@ class Scrubber:
     secrets: tuple[str, ...] = ()
 
     def text(self, value: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                value = value.replace(secret, REDACTED)
-        return value
+        return redact(value, self.secrets)
 
     def data(self, value: bytes) -> bytes:
-        for secret in self.secrets:
-            if secret:
-                value = value.replace(secret.encode(), REDACTED.encode())
-        return value
+        return redact_bytes(value, self.secrets)
 
     def url(self, uri: str) -> str:
         parts = urlsplit(uri)
@@ -154,7 +153,7 @@ def redact_foreign_query(uri: str, api_base: str) -> str:
     """
     if not api_base:
         return uri
-    from veo3_adapter.download import Origin
+    from veo3_adapter._http import Origin
 
     parts = urlsplit(uri)
     try:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .cassette import VeoCassette
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 DEFAULT_CASSETTE_DIR = "tests/cassettes"
 DEFAULT_BODY_THRESHOLD = 64 * 1024
 
@@ -123,11 +122,9 @@ def _settings(config: pytest.Config) -> Settings:
 
 
 def _api_key_from_env() -> str:
-    for name in KEY_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return ""
+    from veo3_adapter._secrets import key_from_env
+
+    return key_from_env()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -258,14 +255,15 @@ def veo3_cassette(
     flag = "all" if own.is_file() else "once"
     hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
     # Every key in the environment is scrubbed, not only the one in use: both may be set.
-    keys = tuple(os.environ.get(name, "").strip() for name in KEY_VARIABLES)
+    from veo3_adapter._secrets import env_secrets
+
     guard = _loopback_only() if mode is RecordMode.NONE else contextlib.nullcontext()
     with (
         guard,
         open_cassette(
             path,
             mode=mode,
-            secrets=tuple(k for k in keys if k),
+            secrets=env_secrets(),
             body_threshold=settings.body_threshold,
             shrink_videos=settings.shrink_videos,
             source="live" if not settings.base_url else f"server at {settings.base_url}",

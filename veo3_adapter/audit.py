@@ -7,13 +7,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._secrets import BYTE_SHAPES, SECRET_REQUEST_HEADERS, SECRET_RESPONSE_HEADERS
+
 __all__ = ["Finding", "audit_paths"]
 
-_GOOGLE_KEY = re.compile(rb"AIza[0-9A-Za-z_-]{35}")
 _KEY_PARAM = re.compile(rb"[?&](?:amp;)?key=(?!\[?REDACTED\b)[^&\s'\"]+", re.IGNORECASE)
 _SECRET_HEADER = re.compile(
-    rb"^\s*-?\s*['\"]?(x-goog-api-key|authorization|x-goog-user-project|cookie|set-cookie)"
-    rb"['\"]?\s*:\s*(.*)$",
+    rb"^\s*-?\s*['\"]?("
+    + b"|".join(
+        re.escape(h.encode()) for h in sorted(SECRET_REQUEST_HEADERS | SECRET_RESPONSE_HEADERS)
+    )
+    + rb")['\"]?\s*:\s*(.*)$",
     re.IGNORECASE,
 )
 _LIST_ITEM = re.compile(rb"^\s*-\s*(.*)$")
@@ -49,8 +53,7 @@ def audit_file(path: Path) -> list[Finding]:
     findings: list[Finding] = []
     lines = path.read_bytes().split(b"\n")
     for number, line in enumerate(lines, start=1):
-        if _GOOGLE_KEY.search(line):
-            findings.append(Finding(path, number, "a Google API key (AIza...)"))
+        findings.extend(Finding(path, number, what) for what, p in BYTE_SHAPES if p.search(line))
         if _KEY_PARAM.search(line):
             findings.append(Finding(path, number, "a key= query parameter"))
         header = _SECRET_HEADER.match(line)

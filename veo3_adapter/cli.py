@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
+from ._secrets import env_secrets, key_from_env, redact
 from .errors import InvalidVariantError, OutputDirInUseError, Veo3Error
 from .models import (
     DEFAULT_BASE_URL,
@@ -41,11 +42,8 @@ __all__ = ["ProgressView", "main"]
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2
-KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 # Options people reach for to pass a key; refused without echoing the value.
 _KEY_FLAGS = frozenset({"--api-key", "--api_key", "--apikey", "--key", "--gemini-api-key"})
-_KEY_SHAPE = re.compile(r"AIza[0-9A-Za-z_-]{35}")
-_REDACTED = "[REDACTED]"
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
 _OPTION_FIELDS: dict[str, type] = {
     "model": str,
@@ -135,10 +133,9 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
 
 def api_key_from_env(environ: Mapping[str, str] = os.environ) -> str:
     """The API key from GEMINI_API_KEY or GOOGLE_API_KEY."""
-    for name in KEY_VARIABLES:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
+    key = key_from_env(environ)
+    if key:
+        return key
     raise UsageError(
         "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment; "
         "keys are never taken from the command line"
@@ -148,10 +145,7 @@ def api_key_from_env(environ: Mapping[str, str] = os.environ) -> str:
 def _scrub(text: str, secrets_: Sequence[str] = ()) -> str:
     """``text`` on one line, printable, with keys (given, from the environment, or
     key-shaped) replaced."""
-    for value in [*secrets_, *(os.environ.get(name, "").strip() for name in KEY_VARIABLES)]:
-        if value:
-            text = text.replace(value, _REDACTED)
-    text = _KEY_SHAPE.sub(_REDACTED, text)
+    text = redact(text, (*secrets_, *env_secrets()))
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 

@@ -21,47 +21,19 @@ import httpx
 
 from . import clock as _clock
 from ._files import atomic_file
+from ._http import Origin, redact_url
+from ._secrets import API_KEY_HEADER, redact
 from .errors import TRANSIENT_STATUS, DownloadError, InvalidClipError, UnsafeURLError
 from .mp4 import looks_like_mp4
 from .retry import RetryPolicy, retry_after_seconds
 
-__all__ = ["API_KEY_HEADER", "ClipDownloader", "Origin", "redact_url"]
+__all__ = ["ClipDownloader"]
 
 logger = logging.getLogger("veo3_adapter.download")
 
-API_KEY_HEADER = "x-goog-api-key"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _ERROR_BODY_LIMIT = 2048
 _WRITEBACK_BYTES = 16 << 20
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Scheme, host and port: the unit the key is bound to."""
-
-    scheme: str
-    host: str
-    port: int
-
-    @classmethod
-    def of(cls, url: httpx.URL) -> Origin:
-        port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, -1)
-        return cls(url.scheme, url.host.lower(), port)
-
-    def __str__(self) -> str:
-        if _DEFAULT_PORTS.get(self.scheme) == self.port:
-            return f"{self.scheme}://{self.host}"
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-
-def redact_url(url: httpx.URL | str) -> str:
-    """``scheme://host[:port]/path`` only: no user info, no query (it may carry a signature)."""
-    try:
-        parsed = httpx.URL(url) if isinstance(url, str) else url
-    except (httpx.InvalidURL, TypeError):
-        return "<unparseable URL>"
-    return f"{Origin.of(parsed)}{parsed.path}"
 
 
 class _Transient(Exception):
@@ -255,7 +227,7 @@ class ClipDownloader:
             target = current.join(location)
         except (httpx.InvalidURL, TypeError) as exc:
             raise UnsafeURLError(f"download of {what} was redirected to an invalid URL") from exc
-        if target.scheme not in _DEFAULT_PORTS:
+        if target.scheme not in ("http", "https"):
             raise UnsafeURLError(
                 f"download of {what} was redirected to a {target.scheme!r} URL; refused"
             )
@@ -279,7 +251,7 @@ class ClipDownloader:
         reason = f"HTTP {status} from {redact_url(url)}"
         if snippet:
             reason += f": {snippet}"
-        reason = reason.replace(self._key, "[REDACTED]")
+        reason = redact(reason, (self._key,))
         if status in TRANSIENT_STATUS:
             raise _Transient(
                 reason,
@@ -363,5 +335,5 @@ def _read_snippet(response: httpx.Response, secret: str) -> str:
                 break
     except httpx.HTTPError:
         pass
-    text = collected.decode("utf-8", "replace").replace(secret, "[REDACTED]")
+    text = redact(collected.decode("utf-8", "replace"), (secret,))
     return " ".join(text.split())[:300]

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import os
 import random
 import re
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import certifi
 import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
 from . import clock as _clock
-from .download import ClipDownloader, Origin
+from ._http import Origin, new_client, tls_context
+from ._secrets import redact
+from .download import ClipDownloader
 from .errors import (
     TRANSIENT_STATUS,
     ConfigurationError,
@@ -112,12 +110,8 @@ class GeminiVeo3Adapter:
         self.model = model
         self.options = GenerationOptions(model=model).merged(options)
         self._owns_client = http_client is None
-        tls = _tls_context()
-        self._http = http_client or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            follow_redirects=False,
-            verify=tls,
-        )
+        tls = tls_context()
+        self._http = http_client or new_client(timeout)
         self._sleep = sleep
         self._rand = rand
         self._retry = retry or RetryPolicy()
@@ -371,16 +365,7 @@ class GeminiVeo3Adapter:
         return self._scrub(text)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "[REDACTED]")
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process, built as the SDK builds its own."""
-    return ssl.create_default_context(
-        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()),
-        capath=os.environ.get("SSL_CERT_DIR"),
-    )
+        return redact(text, (self._key,))
 
 
 def _video_uri(op: types.GenerateVideosOperation) -> str:

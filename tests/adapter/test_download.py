@@ -18,7 +18,7 @@ from veo3_adapter import (
     UnsafeURLError,
     Veo3Job,
 )
-from veo3_adapter.download import redact_url
+from veo3_adapter._http import redact_url
 from veo3_adapter.mp4 import iter_mp4
 
 if TYPE_CHECKING:

@@ -105,8 +105,8 @@ def test_orchestrated_run_with_failures_leaks_nothing(
     assert jobs["dl403"].error_message == "download_failed"
     assert jobs["gone"].error_message == "operation_not_found"
     assert jobs["bad"].error_message == "submit_failed"
-    assert "[REDACTED]" in jobs["bad"].error_detail  # the echo was there, and was scrubbed
-    assert "[REDACTED]" in jobs["dl403"].error_detail
+    assert "REDACTED" in jobs["bad"].error_detail  # the echo was there, and was scrubbed
+    assert "REDACTED" in jobs["dl403"].error_detail
     jobs_text = orch.jobs_path.read_text(encoding="utf-8")
     assert_clean(api_key, caplog, jobs_text, repr(list(jobs.values())))
     assert audit_paths([tmp_path]) == []  # jobs.json, clips, lock: nothing key-shaped

@@ -170,7 +170,7 @@ def test_canary_through_every_scenario_and_a_resume(
         assert "ReadTimeout" in by_variant["stalled"].error_detail
     statuses = {job.status for job in jobs}
     assert statuses == {JobStatus.DOWNLOADED, JobStatus.FAILED}
-    assert any("[REDACTED]" in job.error_detail for job in jobs)  # echoed, then scrubbed
+    assert any("REDACTED" in job.error_detail for job in jobs)  # echoed, then scrubbed
     canary.jobs(jobs)
 
     # Two days later, the clips gone: every re-download is a 404 that quotes the key.
@@ -313,9 +313,9 @@ def test_a_key_cut_in_half_by_the_error_snippet_is_still_redacted(
 
 
 def test_the_audit_accepts_the_adapters_own_redaction(tmp_path: Path, api_key: str) -> None:
-    # jobs.json keeps a refused video URI with its key replaced by "[REDACTED]".
+    # jobs.json keeps a refused video URI with its key replaced by "REDACTED".
     clean = tmp_path / "clean.json"
-    clean.write_text('{"video_uri": "https://evil.example/v?alt=media&key=[REDACTED]"}')
+    clean.write_text('{"video_uri": "https://evil.example/v?alt=media&key=REDACTED"}')
     leaked = tmp_path / "leaked.json"
     leaked.write_text(json.dumps({"video_uri": f"https://evil.example/v?alt=media&key={api_key}"}))
     assert audit_paths([clean]) == []

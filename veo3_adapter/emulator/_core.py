@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from ..download import API_KEY_HEADER, Origin
+from .._http import Origin
+from .._secrets import API_KEY_HEADER
 from ._body import iter_video, parse_range, slice_chunks
 from ._scenario import Scenario
 from ._wire import (

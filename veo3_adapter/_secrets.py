@@ -1,0 +1,137 @@
+"""Everything that knows what a secret looks like, and the one way to hide it.
+
+Every piece of text that leaves the package (exception messages, ``error_detail`` in
+jobs.json, log records, CLI output, cassettes) passes through :func:`redact` or
+:func:`redact_bytes`. Nothing else in either package knows key shapes, the variables keys
+live in, or which headers and query parameters carry credentials.
+
+Redaction replaces whole secrets only. A literal value shorter than
+:data:`MIN_SECRET_LENGTH` cannot be a real credential (Google API keys are 39 characters,
+OAuth tokens longer) and is never used as a literal to replace: scrubbing ``x`` would rewrite
+every letter ``x`` in a cassette, an operation name or a video. Such a value is still never
+written anywhere, because the headers that carry it are dropped by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "API_KEY_HEADER",
+    "BYTE_SHAPES",
+    "KEY_VARIABLES",
+    "MARKER",
+    "MIN_SECRET_LENGTH",
+    "SECRET_QUERY_PARAMS",
+    "SECRET_REQUEST_HEADERS",
+    "SECRET_RESPONSE_HEADERS",
+    "SHAPES",
+    "Secret",
+    "env_secrets",
+    "key_from_env",
+    "literal_secrets",
+    "redact",
+    "redact_bytes",
+]
+
+MARKER = "REDACTED"
+"""What a secret becomes, everywhere (URL-safe, so a redacted query stays a valid URL)."""
+
+MIN_SECRET_LENGTH = 8
+
+KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+"""Environment variables an API key is read from, in order of preference."""
+
+API_KEY_HEADER = "x-goog-api-key"
+
+SECRET_REQUEST_HEADERS = frozenset(
+    {API_KEY_HEADER, "authorization", "proxy-authorization", "x-goog-user-project", "cookie"}
+)
+# The live API echoes the request's headers on its download redirect, the key included.
+SECRET_RESPONSE_HEADERS = frozenset({"set-cookie", API_KEY_HEADER, "authorization"})
+SECRET_QUERY_PARAMS = frozenset({"key", "access_token"})
+
+SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a Google API key (AIza...)", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
+    ("an OAuth access token (ya29.)", re.compile(r"ya29\.[0-9A-Za-z_.-]{20,}")),
+)
+"""What a credential looks like when its value is not known: (description, pattern)."""
+BYTE_SHAPES: tuple[tuple[str, re.Pattern[bytes]], ...] = tuple(
+    (what, re.compile(p.pattern.encode())) for what, p in SHAPES
+)
+_SHAPES = tuple(p for _what, p in SHAPES)
+_BYTE_SHAPES = tuple(p for _what, p in BYTE_SHAPES)
+
+
+def literal_secrets(values: Iterable[str | None]) -> tuple[str, ...]:
+    """The values worth replacing literally: long enough to be a credential, longest first."""
+    kept = {v.strip() for v in values if v and len(v.strip()) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(kept, key=len, reverse=True))
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Every key in the environment (both variables may be set)."""
+    env = os.environ if environ is None else environ
+    return literal_secrets(env.get(name) for name in KEY_VARIABLES)
+
+
+def key_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The API key from ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``; ``""`` when neither is set."""
+    env = os.environ if environ is None else environ
+    for name in KEY_VARIABLES:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every given secret (long enough to be one) and every key- or
+    token-shaped string replaced by :data:`MARKER`."""
+    for secret in literal_secrets(secrets):
+        text = text.replace(secret, MARKER)
+    for shape in _SHAPES:
+        text = shape.sub(MARKER, text)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: Iterable[str | None] = ()) -> bytes:
+    """:func:`redact` for bytes (bodies of recorded answers)."""
+    marker = MARKER.encode()
+    for secret in literal_secrets(secrets):
+        data = data.replace(secret.encode(), marker)
+    for shape in _BYTE_SHAPES:
+        data = shape.sub(marker, data)
+    return data
+
+
+class Secret:
+    """A credential whose ``repr`` and ``str`` never show it (tracebacks with locals,
+    ``pytest -l``, debuggers); :meth:`reveal` is the only way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def redact(self, text: str) -> str:
+        return redact(text, (self._value,))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({MARKER})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
