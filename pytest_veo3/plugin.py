@@ -279,8 +279,8 @@ def recorded_veo3(veo3_cassette: VeoCassette, veo3_record_mode: str) -> Iterator
     """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy."""
     import httpx
 
-    from veo3_adapter import GeminiVeo3Adapter
     from veo3_adapter.clock import virtual_time
+    from veo3_adapter.compose import gemini_adapter
 
     replay = veo3_record_mode == "none"
     # Replay needs no key; a throwaway value keeps the adapter's checks honest.
@@ -288,7 +288,7 @@ def recorded_veo3(veo3_cassette: VeoCassette, veo3_record_mode: str) -> Iterator
     client = httpx.Client(transport=veo3_cassette.transport, follow_redirects=False)
     timing = virtual_time() if replay else contextlib.nullcontext()
     with timing, client:
-        adapter = GeminiVeo3Adapter(
+        adapter = gemini_adapter(
             key, base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
         )
         yield adapter

@@ -91,7 +91,8 @@ def record_scenarios(
     """
     import httpx
 
-    from veo3_adapter import GeminiVeo3Adapter, Veo3Orchestrator
+    from veo3_adapter import Veo3Orchestrator
+    from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
     from veo3_adapter.emulator import Emulator, Scenario
 
     from .cassette import DEFAULT_BODY_THRESHOLD, RecordMode, open_cassette
@@ -121,8 +122,12 @@ def record_scenarios(
                     output = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 else:
                     output = jobs_dir / name
-                adapter = GeminiVeo3Adapter(
-                    key, base_url=emulator.api_base, http_client=client, sleep=lambda _s: None
+                adapter = gemini_adapter(
+                    key,
+                    base_url=emulator.api_base,
+                    http_client=client,
+                    profile=LOCAL_PROFILE,
+                    sleep=lambda _s: None,
                 )
                 jobs = Veo3Orchestrator(
                     adapter, output, poll_interval=0, sleep=lambda _s: None

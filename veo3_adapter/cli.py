@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 from ._secrets import env_secrets, key_from_env, redact
+from .compose import LOCAL_PROFILE, gemini_adapter
 from .errors import InvalidVariantError, OutputDirInUseError, Veo3Error
 from .models import (
     DEFAULT_BASE_URL,
@@ -31,7 +32,6 @@ from .models import (
 )
 from .orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, Veo3Orchestrator
 from .port import VideoGenerationPort
-from .retry import RetryPolicy
 from .store import read_jobs_json
 
 if TYPE_CHECKING:
@@ -562,11 +562,7 @@ def _exit_code(jobs: Sequence[Veo3Job]) -> int:
 
 
 def _adapter(args: argparse.Namespace, key: str, view: ProgressView) -> GeminiVeo3Adapter:
-    from .gemini import GeminiVeo3Adapter  # google-genai is slow to import; only when needed
-
-    return GeminiVeo3Adapter(
-        key, base_url=args.base_url, on_download_progress=view.download_progress
-    )
+    return gemini_adapter(key, base_url=args.base_url, on_download_progress=view.download_progress)
 
 
 def _orchestrator(
@@ -608,7 +604,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .emulator import Emulator, Scenario
-    from .gemini import GeminiVeo3Adapter
 
     # A throwaway key for the emulator only; it is never a real key.
     key = "demo-" + secrets.token_hex(16)
@@ -619,11 +614,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"veo3 demo: {len(DEMO_PROMPTS)} variants on the built-in emulator, output in {out}")
         print(f"  ({DEMO_FAILING_VARIANT!r} is scripted to fail its download)", flush=True)
     with emulator.serve() as base_url, _reporting(args.quiet, [key]) as view:
-        adapter = GeminiVeo3Adapter(
+        adapter = gemini_adapter(
             key,
             base_url=base_url,
-            retry=RetryPolicy(attempts=3, initial=0.05, maximum=0.2),
-            timeout=10.0,
+            profile=LOCAL_PROFILE,
             on_download_progress=view.download_progress,
         )
         with adapter:

@@ -1,0 +1,60 @@
+"""The one place that builds adapters: the CLI, the pytest plugin and the scenario recorder
+all come here, so timeouts, retries and clients are chosen once.
+
+A new backend adds one ``*_adapter`` function here and one ``Backend`` value; nothing else
+that builds adapters changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .gemini import GeminiVeo3Adapter
+
+__all__ = ["LOCAL_PROFILE", "LIVE_PROFILE", "Profile", "gemini_adapter"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """How patient an adapter is: per-request timeout and retry policy."""
+
+    timeout: float
+    retry: RetryPolicy
+
+
+LIVE_PROFILE = Profile(timeout=60.0, retry=RetryPolicy())
+"""The live service: minutes-long generations, quotas, transient 5xx."""
+
+LOCAL_PROFILE = Profile(timeout=10.0, retry=RetryPolicy(attempts=3, initial=0.05, maximum=0.2))
+"""A server on this machine (the emulator): answers at once, so fail and retry fast."""
+
+
+def gemini_adapter(
+    api_key: str,
+    *,
+    base_url: str | None = None,
+    http_client: httpx.Client | None = None,
+    profile: Profile = LIVE_PROFILE,
+    sleep: Callable[[float], None] | None = None,
+    on_download_progress: Callable[[str, int, int | None], None] | None = None,
+) -> GeminiVeo3Adapter:
+    """A :class:`~veo3_adapter.gemini.GeminiVeo3Adapter` (imports google-genai on first use)."""
+    from . import clock
+    from .gemini import GeminiVeo3Adapter
+
+    return GeminiVeo3Adapter(
+        api_key,
+        base_url=base_url,
+        http_client=http_client,
+        sleep=sleep or clock.sleep,
+        retry=profile.retry,
+        timeout=profile.timeout,
+        on_download_progress=on_download_progress,
+    )
