@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RetryPolicy", "retry_after_seconds", "retry_delay_from_error_body"]
+__all__ = ["NOTE_ATTR", "Note", "RetryPolicy", "retry_after_seconds", "retry_delay_from_error_body"]
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -81,3 +81,21 @@ def retry_delay_from_error_body(body: Mapping[str, Any] | None) -> float | None:
             if match:
                 return float(match.group(1))
     return None
+
+
+NOTE_ATTR = "veo3_note"
+"""The ``LogRecord`` attribute that marks a record as a note for a progress view.
+
+Log records that a person watching a run should see (a retry and its wait, a partial file
+removed) carry a :class:`Note` under this attribute (``extra={NOTE_ATTR: Note(...)}``); a
+view picks them by the attribute, never by their wording.
+"""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth telling the person watching: what happened, to which request."""
+
+    kind: str  # "retry" or "cleanup"
+    what: str  # e.g. "poll of operation models/m/operations/x"
+    delay: float | None = None  # seconds until the next attempt, for a retry
