@@ -41,9 +41,7 @@ HELP_BODY_THRESHOLD = (
 )
 MARKER_CASSETTE = (
     "veo3_cassette(name): replay the cassette `name` with recorded_veo3: a file "
-    "<veo3_cassette_dir>/<name>.yaml, or a built-in scenario (success, rai_filtered, "
-    "operation_error, download_not_found, download_forbidden, download_server_error, "
-    "rate_limited, truncated_download)"
+    "<veo3_cassette_dir>/<name>.yaml, or a built-in scenario ({builtins})"
 )
 MARKER_FAKE = (
     "veo3_fake(*, default='success', outcomes=None, polls=0): script fake_veo3; outcomes "
@@ -128,7 +126,11 @@ def _api_key_from_env() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_CASSETTE)
+    from .scenarios import SCENARIO_CASSETTES
+
+    config.addinivalue_line(
+        "markers", MARKER_CASSETTE.format(builtins=", ".join(SCENARIO_CASSETTES))
+    )
     config.addinivalue_line("markers", MARKER_FAKE)
     settings = _settings(config)
     if settings.record_mode != "none" and not _api_key_from_env():
@@ -222,17 +224,21 @@ def _fake_script(
 def _outcome(value: str | FakeOutcome, polls: int) -> FakeOutcome:
     import dataclasses
 
-    from veo3_adapter import FakeOutcome, Outcome
+    from veo3_adapter import FakeOutcome, FakeOutcomeKind
 
     if isinstance(value, FakeOutcome):
         return value
     try:
-        kind = Outcome(value)
+        kind = FakeOutcomeKind(value)
     except ValueError:
-        valid = ", ".join(o.value for o in Outcome)
+        valid = ", ".join(o.value for o in FakeOutcomeKind)
         raise TypeError(f"unknown outcome {value!r}; valid: {valid}") from None
     made: FakeOutcome = getattr(FakeOutcome, kind.value)()
-    return dataclasses.replace(made, polls=polls) if kind is not Outcome.SUBMIT_FAILED else made
+    return (
+        dataclasses.replace(made, polls=polls)
+        if kind is not FakeOutcomeKind.SUBMIT_FAILED
+        else made
+    )
 
 
 @pytest.fixture

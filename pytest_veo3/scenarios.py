@@ -61,6 +61,9 @@ SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
             ScenarioCassette("download_server_error", "download_server_error", 0, "downloaded"),
             ScenarioCassette("rate_limited", "rate_limited", 0, "downloaded"),
             ScenarioCassette("truncated_download", "truncated_download", 0, "downloaded"),
+            # A defence, not the live flow: the download redirects to a second origin,
+            # which must never see the key.
+            ScenarioCassette("cross_origin_redirect", "cross_origin_redirect", 0, "downloaded"),
         )
     }
 )

@@ -8,7 +8,10 @@ from .errors import (
     ConfigurationError,
     DownloadError,
     InvalidClipError,
+    InvalidJobError,
     InvalidOperationNameError,
+    InvalidOptionsError,
+    InvalidPromptError,
     InvalidVariantError,
     JobsFileError,
     JobsFileNotFoundError,
@@ -19,7 +22,7 @@ from .errors import (
     Veo3Error,
     Veo3GenerationError,
 )
-from .fake import FakeCall, FakeOutcome, FakeVeo3Adapter, Outcome
+from .fake import FakeCall, FakeOutcome, FakeOutcomeKind, FakeVeo3Adapter
 from .models import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
@@ -36,7 +39,10 @@ from .store import read_jobs_json, write_jobs_json
 if TYPE_CHECKING:
     from .gemini import GeminiVeo3Adapter
 
+    __version__: str
+
 __all__ = [
+    "__version__",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "ConfigurationError",
@@ -44,16 +50,19 @@ __all__ = [
     "ErrorCode",
     "FakeCall",
     "FakeOutcome",
+    "FakeOutcomeKind",
     "FakeVeo3Adapter",
     "GeminiVeo3Adapter",
     "GenerationOptions",
     "InvalidClipError",
+    "InvalidJobError",
     "InvalidOperationNameError",
+    "InvalidOptionsError",
+    "InvalidPromptError",
     "InvalidVariantError",
     "JobStatus",
     "JobsFileError",
     "JobsFileNotFoundError",
-    "Outcome",
     "OutputDirInUseError",
     "PollError",
     "RetryPolicy",
@@ -76,4 +85,10 @@ def __getattr__(name: str) -> Any:
         from .gemini import GeminiVeo3Adapter
 
         return GeminiVeo3Adapter
+    if name == "__version__":  # one source: the installed distribution's metadata
+        from importlib.metadata import version
+
+        return version("pytest-veo3")
+    if name == "Outcome":  # deprecated alias of FakeOutcomeKind, left out of __all__
+        return FakeOutcomeKind
     raise AttributeError(f"module 'veo3_adapter' has no attribute {name!r}")

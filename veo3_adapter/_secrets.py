@@ -14,8 +14,10 @@ written anywhere, because the headers that carry it are dropped by name.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "SHAPES",
     "Secret",
     "env_secrets",
+    "guard_wire_logs",
     "key_from_env",
     "literal_secrets",
     "redact",
@@ -135,3 +138,47 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+# -- the HTTP stack's own log records --------------------------------------------------------
+
+_WIRE_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+# A URL's query may be a signature (a signed media URL): never logged.
+_URL_QUERY = re.compile(r"(\bhttps?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+_guarded: set[str] = set()
+_guard_lock = threading.Lock()
+
+
+class _WireLogFilter(logging.Filter):
+    """Rewrites httpx/httpcore records: no known key, no key shape, no URL query.
+
+    httpcore's DEBUG trace prints response headers, and the API echoes the request's
+    ``x-goog-api-key`` on its download redirect; httpx's INFO line prints full URLs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = _URL_QUERY.sub(rf"\1?{MARKER}", record.getMessage())
+        record.msg = redact(text, tuple(_guarded))
+        record.args = ()
+        return True
+
+
+_WIRE_FILTER = _WireLogFilter()
+
+
+def guard_wire_logs(secret: str | None = None) -> None:
+    """Make sure the HTTP stack's log records never carry ``secret`` (or any key shape)."""
+    with _guard_lock:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
+            _guarded.add(secret)
+        for name in _WIRE_LOGGERS:
+            logger = logging.getLogger(name)
+            if _WIRE_FILTER not in logger.filters:
+                logger.addFilter(_WIRE_FILTER)

@@ -3,6 +3,7 @@
 Every default ``sleep`` and ``clock`` in veo3_adapter resolves through here at call time, so
 ``virtual_time()`` (used by the pytest plugin while a replay fixture is active) makes every
 wait in the package instant, including those of objects built with default arguments.
+``utc_now`` is the wall-clock time stamped on jobs; only the orchestrator reads it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
-__all__ = ["VirtualClock", "monotonic", "sleep", "virtual_time"]
+__all__ = ["VirtualClock", "monotonic", "sleep", "utc_now", "virtual_time"]
 
 
 class VirtualClock:
@@ -48,6 +50,11 @@ def monotonic() -> float:
     """``time.monotonic``, unless a virtual clock is active."""
     clock = _active
     return time.monotonic() if clock is None else clock.monotonic()
+
+
+def utc_now() -> str:
+    """The current UTC time to the second, ISO 8601 (``2025-01-01T00:00:00+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @contextlib.contextmanager

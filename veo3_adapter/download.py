@@ -25,13 +25,13 @@ from ._http import Origin, redact_url
 from ._secrets import API_KEY_HEADER, redact
 from .errors import TRANSIENT_STATUS, DownloadError, InvalidClipError, UnsafeURLError
 from .mp4 import looks_like_mp4
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import RetryPolicy, Transient, retry_after_seconds, retrying
 
 __all__ = ["ClipDownloader"]
 
 logger = logging.getLogger("veo3_adapter.download")
 
-_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE_RE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)$")
 _ERROR_BODY_LIMIT = 2048
 _WRITEBACK_BYTES = 16 << 20
 
@@ -50,6 +50,10 @@ class _Transient(Exception):
         self.reason = reason
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+def _transient(exc: Exception) -> Transient | None:
+    return Transient(exc.reason, exc.retry_after) if isinstance(exc, _Transient) else None
 
 
 @dataclass
@@ -109,30 +113,23 @@ class ClipDownloader:
         url = self._check_start(uri, what)
         state = _Progress(report=progress)
         with atomic_file(dest) as out:
-            failures = 0
-            while True:
-                try:
-                    self._attempt(url, out, state, what)
-                    break
-                except _Transient as exc:
-                    failures += 1
-                    if failures >= self._retry.attempts:
-                        raise DownloadError(
-                            f"download of {what} from {redact_url(url)} failed after "
-                            f"{failures} attempts: {exc.reason}",
-                            operation_name=operation_name,
-                            status_code=exc.status_code,
-                        ) from exc.__cause__ or exc
-                    delay = self._retry.delay(failures, exc.retry_after, self._rand)
-                    logger.info(
-                        "download of %s: %s; retry %d of %d in %.1fs",
-                        what,
-                        exc.reason,
-                        failures,
-                        self._retry.attempts - 1,
-                        delay,
-                    )
-                    self._sleep(delay)
+            try:
+                retrying(
+                    lambda: self._attempt(url, out, state, what),
+                    what=f"download of {what}",
+                    classify=_transient,
+                    policy=self._retry,
+                    logger=logger,
+                    sleep=self._sleep,
+                    rand=self._rand,
+                )
+            except _Transient as exc:
+                raise DownloadError(
+                    f"download of {what} from {redact_url(url)} failed after "
+                    f"{self._retry.attempts} attempts: {exc.reason}",
+                    operation_name=operation_name,
+                    status_code=exc.status_code,
+                ) from exc.__cause__ or exc
         return state.written
 
     def _check_start(self, uri: str, what: str) -> httpx.URL:
@@ -280,12 +277,11 @@ class ClipDownloader:
         progress.validator = (
             etag if etag and not etag.startswith("W/") else headers.get("last-modified", "")
         )
-        length = headers.get("content-length")
-        progress.total = (
-            int(length)
-            if length and length.isdigit() and "content-encoding" not in headers
-            else None
-        )
+        length = headers.get("content-length", "")
+        encoded = "content-encoding" in headers
+        # isascii: "²" passes isdigit() but not int(); 19 digits is more than any file.
+        number = length.isascii() and length.isdigit() and len(length) <= 19
+        progress.total = int(length) if number and not encoded else None
 
     def _write(self, chunk: bytes, out: BinaryIO, progress: _Progress, what: str) -> None:
         if len(progress.head) < 8:

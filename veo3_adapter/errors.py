@@ -4,8 +4,11 @@ Every error the package raises on purpose derives from ``Veo3Error``; where a st
 fits, the error inherits it too, so ``except ValueError`` still catches bad input::
 
     Veo3Error
-    ├── ConfigurationError (ValueError)          a missing or malformed key, base URL, option
-    ├── InvalidVariantError (ValueError)         a variant name that cannot be a file name
+    ├── ConfigurationError (ValueError)          a missing or malformed key, base URL, setting
+    ├── InvalidJobError (ValueError)             a job the caller asked for cannot be made
+    │   ├── InvalidVariantError                  a variant name that cannot be a file name
+    │   ├── InvalidOptionsError                  an unknown option, or a value of the wrong type
+    │   └── InvalidPromptError                   an empty prompt, or one jobs.json cannot hold
     ├── JobsFileError (ValueError)               jobs.json is corrupt or of an unknown version
     │   └── JobsFileNotFoundError (FileNotFoundError)
     ├── OutputDirInUseError (RuntimeError)       another orchestrator holds the output directory
@@ -16,6 +19,12 @@ fits, the error inherits it too, so ``except ValueError`` still catches bad inpu
         └── DownloadError
             ├── UnsafeURLError (ValueError)      refused before anything was sent
             └── InvalidClipError                 the body was short or not an MP4
+
+``Veo3Orchestrator.run`` and ``resume`` raise nothing else on purpose: bad input is an
+``InvalidJobError`` before anything is written, a bad jobs.json a ``JobsFileError``, a busy
+directory ``OutputDirInUseError``; a job that fails is recorded as FAILED, not raised. Only
+the operating system's own errors (``OSError``: a full disk, a read-only directory) pass
+through unchanged.
 
 No message ever contains the API key.
 """
@@ -28,7 +37,10 @@ __all__ = [
     "ConfigurationError",
     "DownloadError",
     "InvalidClipError",
+    "InvalidJobError",
     "InvalidOperationNameError",
+    "InvalidOptionsError",
+    "InvalidPromptError",
     "InvalidVariantError",
     "JobsFileError",
     "JobsFileNotFoundError",
@@ -49,8 +61,35 @@ class ConfigurationError(Veo3Error, ValueError):
     """The adapter was given a setting it cannot work with."""
 
 
-class InvalidVariantError(Veo3Error, ValueError):
+class InvalidJobError(Veo3Error, ValueError):
+    """A job cannot be made from what was given: its variant, prompt or options."""
+
+
+class InvalidVariantError(InvalidJobError):
     """A variant name that cannot safely become ``veo3/{variant}.mp4``."""
+
+
+class InvalidOptionsError(InvalidJobError):
+    """A generation option with an unknown name or a value of the wrong type.
+
+    ``option`` is the name as given, ``expected`` says what would have been accepted (a type
+    such as "an integer", or the known names when ``unknown``), ``got`` the type found.
+    """
+
+    def __init__(self, option: str, expected: str, *, got: str = "", unknown: bool = False) -> None:
+        self.option = option
+        self.expected = expected
+        self.got = got
+        self.unknown = unknown
+        if unknown:
+            message = f"unknown option {option!r} (expected {expected})"
+        else:
+            message = f"option {option!r} must be {expected}, got {got or 'something else'}"
+        super().__init__(message)
+
+
+class InvalidPromptError(InvalidJobError):
+    """A prompt that is empty, not a string, or not text that jobs.json can hold."""
 
 
 class JobsFileError(Veo3Error, ValueError):

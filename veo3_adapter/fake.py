@@ -15,9 +15,8 @@ from .errors import DownloadError, SubmitError
 from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
 from .mp4 import sample_clip
 
-__all__ = ["FakeCall", "FakeOutcome", "FakeVeo3Adapter", "Outcome"]
+__all__ = ["FakeCall", "FakeOutcome", "FakeOutcomeKind", "FakeVeo3Adapter"]
 
-FAKE_MODEL = "fake-veo"
 _DEFAULT_RAI_REASON = (
     "We encountered an issue with the audio for your prompt, which means we could not create "
     "your video. This can sometimes happen due to our safety filters or other processing "
@@ -26,7 +25,7 @@ _DEFAULT_RAI_REASON = (
 )
 
 
-class Outcome(StrEnum):
+class FakeOutcomeKind(StrEnum):
     """What the fake does with a variant."""
 
     SUCCESS = "success"
@@ -36,35 +35,39 @@ class Outcome(StrEnum):
     SUBMIT_FAILED = "submit_failed"
 
 
+Outcome = FakeOutcomeKind
+"""Deprecated alias of :class:`FakeOutcomeKind`; new code uses that name."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FakeOutcome:
     """A scripted result: ``outcome`` after ``polls`` polls that still report running."""
 
-    outcome: Outcome = Outcome.SUCCESS
+    outcome: FakeOutcomeKind = FakeOutcomeKind.SUCCESS
     polls: int = 0
     detail: str = ""
     status_code: int | None = None
 
     @classmethod
     def success(cls, *, polls: int = 0) -> FakeOutcome:
-        return cls(outcome=Outcome.SUCCESS, polls=polls)
+        return cls(outcome=FakeOutcomeKind.SUCCESS, polls=polls)
 
     @classmethod
     def generation_failed(cls, detail: str = "Internal error", *, polls: int = 0) -> FakeOutcome:
-        return cls(outcome=Outcome.GENERATION_FAILED, polls=polls, detail=detail)
+        return cls(outcome=FakeOutcomeKind.GENERATION_FAILED, polls=polls, detail=detail)
 
     @classmethod
     def rai_filtered(cls, detail: str = _DEFAULT_RAI_REASON, *, polls: int = 0) -> FakeOutcome:
-        return cls(outcome=Outcome.RAI_FILTERED, polls=polls, detail=detail)
+        return cls(outcome=FakeOutcomeKind.RAI_FILTERED, polls=polls, detail=detail)
 
     @classmethod
     def download_failed(cls, *, status_code: int = 404, polls: int = 0) -> FakeOutcome:
-        return cls(outcome=Outcome.DOWNLOAD_FAILED, polls=polls, status_code=status_code)
+        return cls(outcome=FakeOutcomeKind.DOWNLOAD_FAILED, polls=polls, status_code=status_code)
 
     @classmethod
     def submit_failed(cls, *, status_code: int = 400, detail: str = "") -> FakeOutcome:
         return cls(
-            outcome=Outcome.SUBMIT_FAILED,
+            outcome=FakeOutcomeKind.SUBMIT_FAILED,
             status_code=status_code,
             detail=detail or "Request contains an invalid argument.",
         )
@@ -127,16 +130,17 @@ class FakeVeo3Adapter:
         outcome = self._outcomes.get(variant, self.default)
         with self._lock:
             self.calls.append(FakeCall("submit_job", variant))
-            if outcome.outcome is Outcome.SUBMIT_FAILED:
+            if outcome.outcome is FakeOutcomeKind.SUBMIT_FAILED:
                 raise SubmitError(
                     f"submit of variant {variant!r} was refused: HTTP {outcome.status_code} "
                     f"INVALID_ARGUMENT: {outcome.detail}",
                     status_code=outcome.status_code,
                 )
+            opts = self.options.merged(options)
             digest = hashlib.sha256(f"{len(self._operations)}:{variant}".encode()).hexdigest()
-            name = f"models/{FAKE_MODEL}/operations/{digest[:12]}"
+            # Named like the API's: the model (DEFAULT_MODEL unless set), then a 12-char id.
+            name = f"models/{opts.model or DEFAULT_MODEL}/operations/{digest[:12]}"
             self._operations[name] = _Operation(variant, outcome)
-        opts = self.options.merged(options)
         return Veo3Job(
             variant=variant,
             prompt=prompt,
@@ -159,9 +163,9 @@ class FakeVeo3Adapter:
         outcome = operation.outcome
         if operation.polls_seen <= outcome.polls:
             return dataclasses.replace(job, status=JobStatus.SUBMITTED)
-        if outcome.outcome is Outcome.GENERATION_FAILED:
+        if outcome.outcome is FakeOutcomeKind.GENERATION_FAILED:
             return job.failed(ErrorCode.GENERATION_FAILED, outcome.detail)
-        if outcome.outcome is Outcome.RAI_FILTERED:
+        if outcome.outcome is FakeOutcomeKind.RAI_FILTERED:
             return job.failed(ErrorCode.RAI_FILTERED, outcome.detail)
         file_id = job.operation_name.rsplit("/", 1)[-1]
         return dataclasses.replace(
@@ -187,14 +191,14 @@ class FakeVeo3Adapter:
                 f"operation {job.operation_name} has no video to download (still running)",
                 operation_name=job.operation_name,
             )
-        if operation.outcome.outcome is Outcome.DOWNLOAD_FAILED:
+        if operation.outcome.outcome is FakeOutcomeKind.DOWNLOAD_FAILED:
             raise DownloadError(
                 f"download of operation {job.operation_name} failed: "
                 f"HTTP {operation.outcome.status_code}",
                 operation_name=job.operation_name,
                 status_code=operation.outcome.status_code,
             )
-        if operation.outcome.outcome is not Outcome.SUCCESS:
+        if operation.outcome.outcome is not FakeOutcomeKind.SUCCESS:
             raise DownloadError(
                 f"operation {job.operation_name} has no video to download",
                 operation_name=job.operation_name,

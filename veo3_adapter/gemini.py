@@ -7,7 +7,6 @@ import logging
 import random
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +17,7 @@ from google.genai import types
 
 from . import clock as _clock
 from ._http import Origin, new_client, tls_context
-from ._secrets import redact
+from ._secrets import guard_wire_logs, redact
 from .download import ClipDownloader
 from .errors import (
     TRANSIENT_STATUS,
@@ -37,7 +36,13 @@ from .models import (
     JobStatus,
     Veo3Job,
 )
-from .retry import RetryPolicy, retry_after_seconds, retry_delay_from_error_body
+from .retry import (
+    RetryPolicy,
+    Transient,
+    retry_after_seconds,
+    retry_delay_from_error_body,
+    retrying,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiVeo3Adapter"]
 
@@ -52,10 +57,6 @@ _OPERATION_NAME_RE = re.compile(
 _SUBMIT_RETRY_STATUS = frozenset({429, 503})
 
 T = TypeVar("T")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class GeminiVeo3Adapter:
@@ -85,9 +86,11 @@ class GeminiVeo3Adapter:
             raise ConfigurationError(
                 "api_key is empty: set GEMINI_API_KEY (or pass api_key=) to use the Gemini API"
             )
-        if any(c.isspace() for c in api_key) or not api_key.isprintable():
-            raise ConfigurationError("api_key contains whitespace or control characters")
+        if any(c.isspace() for c in api_key) or not (api_key.isprintable() and api_key.isascii()):
+            # An HTTP header carries ASCII only: anything else would fail on every request.
+            raise ConfigurationError("api_key contains whitespace, control or non-ASCII characters")
         self._key = api_key
+        guard_wire_logs(api_key)
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         try:
             parsed = httpx.URL(self._base_url)
@@ -182,7 +185,7 @@ class GeminiVeo3Adapter:
 
         what = f"submit of variant {variant!r}"
         try:
-            operation = self._with_retries(call, what, _SUBMIT_RETRY_STATUS, connect_only=True)
+            operation = self._retrying(call, what, _submit_transient)
         except genai_errors.APIError as exc:
             # from None: the SDK error's text is the raw answer, which may echo the key.
             raise SubmitError(
@@ -195,15 +198,12 @@ class GeminiVeo3Adapter:
         if not operation.name:
             raise SubmitError(f"{what}: the API answered without an operation name")
         logger.info("submitted variant %r as %s", variant, operation.name)
-        now = _now()
         return Veo3Job(
             variant=variant,
             prompt=prompt,
             status=JobStatus.SUBMITTED,
             operation_name=operation.name,
             options=dataclasses.replace(opts, model=model),
-            created_at=now,
-            updated_at=now,
         )
 
     def poll_job(self, job: Veo3Job) -> Veo3Job:
@@ -215,11 +215,10 @@ class GeminiVeo3Adapter:
         except PollError as exc:
             if exc.status_code == 404:
                 logger.warning("operation %s not found", job.operation_name)
-                return self._touch(job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc)))
+                return job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc))
             raise
-        mapped = self._map_operation(job, operation)
         # Unchanged stays equal, so a still-running poll costs the caller no jobs.json write.
-        return job if mapped == job else self._touch(mapped)
+        return self._map_operation(job, operation)
 
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
         """Re-read the finished operation, then stream its video to ``dest`` atomically."""
@@ -278,7 +277,7 @@ class GeminiVeo3Adapter:
 
         what = f"poll of operation {name}"
         try:
-            return self._with_retries(call, what, TRANSIENT_STATUS)
+            return self._retrying(call, what, _poll_transient)
         except genai_errors.APIError as exc:
             raise PollError(  # from None: as in submit_job, the SDK error may echo the key
                 f"{what} failed: {self._describe(exc)}",
@@ -295,37 +294,18 @@ class GeminiVeo3Adapter:
                 operation_name=name,
             ) from exc
 
-    def _with_retries(
-        self,
-        call: Callable[[], T],
-        what: str,
-        retry_status: frozenset[int],
-        *,
-        connect_only: bool = False,
+    def _retrying(
+        self, call: Callable[[], T], what: str, classify: Callable[[Exception], Transient | None]
     ) -> T:
-        """Run an SDK call, retrying transient failures with backoff (``sleep`` injected)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return call()
-            except genai_errors.APIError as exc:
-                if exc.code not in retry_status or attempt >= self._retry.attempts:
-                    raise
-                retry_after = _retry_after(exc)
-                reason = f"HTTP {exc.code}"
-            except httpx.TransportError as exc:
-                # A submit is only repeated when it certainly never left this machine.
-                retryable = not connect_only or isinstance(
-                    exc, (httpx.ConnectError, httpx.ConnectTimeout)
-                )
-                if not retryable or attempt >= self._retry.attempts:
-                    raise
-                retry_after = None
-                reason = type(exc).__name__
-            delay = self._retry.delay(attempt, retry_after, self._rand)
-            logger.info("%s: %s; retry %d in %.1fs", what, reason, attempt, delay)
-            self._sleep(delay)
+        return retrying(
+            call,
+            what=what,
+            classify=classify,
+            policy=self._retry,
+            logger=logger,
+            sleep=self._sleep,
+            rand=self._rand,
+        )
 
     def _map_operation(self, job: Veo3Job, op: types.GenerateVideosOperation) -> Veo3Job:
         if not op.done:
@@ -353,9 +333,6 @@ class GeminiVeo3Adapter:
             ErrorCode.GENERATION_FAILED, "the operation finished without a video or an error"
         )
 
-    def _touch(self, job: Veo3Job) -> Veo3Job:
-        return dataclasses.replace(job, updated_at=_now())
-
     def _describe(self, exc: genai_errors.APIError) -> str:
         text = f"HTTP {exc.code}"
         if exc.status:
@@ -376,11 +353,30 @@ def _video_uri(op: types.GenerateVideosOperation) -> str:
     return (video.uri or "") if video is not None else ""
 
 
-def _retry_after(exc: genai_errors.APIError) -> float | None:
+def _submit_transient(exc: Exception) -> Transient | None:
+    """A submit is sent again only when it certainly started nothing: 429, 503, no connection."""
+    if isinstance(exc, genai_errors.APIError):
+        return _api_transient(exc) if exc.code in _SUBMIT_RETRY_STATUS else None
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return Transient(type(exc).__name__)
+    return None
+
+
+def _poll_transient(exc: Exception) -> Transient | None:
+    """Reading an operation changes nothing, so any transient status or broken link retries."""
+    if isinstance(exc, genai_errors.APIError):
+        return _api_transient(exc) if exc.code in TRANSIENT_STATUS else None
+    if isinstance(exc, httpx.TransportError):
+        return Transient(type(exc).__name__)
+    return None
+
+
+def _api_transient(exc: genai_errors.APIError) -> Transient:
+    """The wait the server asked for: ``Retry-After``, else the body's ``RetryInfo``."""
     response: Any = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
-    header = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
-    if header is not None:
-        return header
-    details: Any = exc.details
-    return retry_delay_from_error_body(details if isinstance(details, dict) else None)
+    retry_after = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
+    if retry_after is None:
+        details: Any = exc.details
+        retry_after = retry_delay_from_error_body(details if isinstance(details, dict) else None)
+    return Transient(f"HTTP {exc.code}", retry_after)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import InvalidVariantError
+from .errors import InvalidOptionsError, InvalidVariantError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -20,7 +23,7 @@ __all__ = [
     "validate_variant",
 ]
 
-DEFAULT_MODEL = "veo-3.0-generate-001"
+DEFAULT_MODEL = "veo-3.1-generate-001"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_VARIANT_LENGTH = 100
 _VARIANT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
@@ -90,8 +93,54 @@ class GenerationOptions:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields that are set, for jobs.json."""
+        """The fields that are set, by name (what ``from_mapping`` reads back)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def schema(cls) -> Mapping[str, type]:
+        """Every option's name and the type of its value, in declaration order."""
+        return _SCHEMA
+
+    @classmethod
+    def from_mapping(
+        cls, values: Mapping[str, object], *, ignore_unknown: bool = False
+    ) -> GenerationOptions:
+        """Options from plain data (a prompts file, jobs.json); ``None`` means "not set".
+
+        Raises ``InvalidOptionsError`` naming the first option whose name is unknown or whose
+        value has the wrong type (``True`` is not an integer). ``ignore_unknown`` skips names
+        this release does not know, for files written by a newer one.
+        """
+        checked: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = _SCHEMA.get(name)
+            if kind is None:
+                if ignore_unknown:
+                    continue
+                raise InvalidOptionsError(name, "one of " + ", ".join(_SCHEMA), unknown=True)
+            if value is not None and (
+                not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+            ):
+                expected = _TYPE_NAMES.get(kind, f"a {kind.__name__}")
+                raise InvalidOptionsError(name, expected, got=type(value).__name__)
+            checked[name] = value
+        return cls(**checked)
+
+
+def _option_types() -> dict[str, type]:
+    """Each field's declared type without its ``| None``: the annotations are the schema."""
+    hints = typing.get_type_hints(GenerationOptions)
+    schema: dict[str, type] = {}
+    for f in dataclasses.fields(GenerationOptions):
+        hint = hints[f.name]
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        (kind,) = [a for a in args if a is not type(None)]
+        schema[f.name] = kind
+    return schema
+
+
+_SCHEMA: Mapping[str, type] = types.MappingProxyType(_option_types())
+_TYPE_NAMES: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
 
 
 @dataclass(frozen=True)

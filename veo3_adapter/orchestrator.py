@@ -8,16 +8,23 @@ import fcntl
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import clock as _clock
 from ._files import remove_stale_temp_files
-from .errors import InvalidVariantError, OutputDirInUseError, PollError, Veo3Error
+from .errors import (
+    ConfigurationError,
+    InvalidPromptError,
+    InvalidVariantError,
+    OutputDirInUseError,
+    PollError,
+    Veo3Error,
+)
 from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
-from .store import JobsJournal, check_text, read_jobs_json
+from .retry import NOTE_ATTR, Note
+from .store import JobsJournal, check_options_text, check_text, read_jobs_json, storable
 
 __all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
 
@@ -31,10 +38,6 @@ _RETRY_DOWNLOAD = {ErrorCode.DOWNLOAD_FAILED.value}
 _RETRY_POLL = {ErrorCode.TIMEOUT.value, ErrorCode.POLL_FAILED.value}
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Veo3Orchestrator:
     """Runs a batch of variants to clips in ``output_dir/veo3/``, recording every step.
 
@@ -43,6 +46,8 @@ class Veo3Orchestrator:
     outgrows it and at the end of every run), so a crash at any point leaves files that
     ``read_jobs_json`` and ``resume()`` continue from, at a cost linear in the jobs.
     ``on_change`` (if given) is called with the job after each such change has been saved.
+    The orchestrator owns the jobs' time stamps: ``created_at`` when a job is (re)created by
+    ``run``, ``updated_at`` at every change, both from ``now``.
     """
 
     def __init__(
@@ -54,11 +59,11 @@ class Veo3Orchestrator:
         timeout: float = 900.0,
         sleep: Callable[[float], None] = _clock.sleep,
         clock: Callable[[], float] = _clock.monotonic,
-        now: Callable[[], str] = _utc_now,
+        now: Callable[[], str] = _clock.utc_now,
         on_change: Callable[[Veo3Job], None] | None = None,
     ) -> None:
         if poll_interval < 0 or timeout < 0:
-            raise ValueError("poll_interval and timeout must not be negative")
+            raise ConfigurationError("poll_interval and timeout must not be negative")
         self.port = port
         self.output_dir = Path(output_dir)
         self.poll_interval = poll_interval
@@ -99,18 +104,17 @@ class Veo3Orchestrator:
         """Generate and download one clip per ``variant -> prompt``; return the final jobs.
 
         Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
-        FAILED with a machine code and the rest carry on.
+        FAILED with a machine code and the rest carry on. Input that cannot make a job raises
+        an ``InvalidJobError`` before anything is written.
         """
         options = dict(options or {})
         for variant, prompt in prompts.items():
             validate_variant(variant)
             if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError(f"prompt of variant {variant!r} is empty")
-            check_text(variant, "prompt", prompt)  # jobs.json is UTF-8
+                raise InvalidPromptError(f"prompt of variant {variant!r} is empty")
+            check_text(variant, "prompt", prompt, InvalidPromptError)  # jobs.json is UTF-8
         for variant, opts in options.items():
-            for name, value in opts.to_dict().items():
-                if isinstance(value, str):
-                    check_text(variant, f"options.{name}", value)
+            check_options_text(variant, opts)
         unknown = sorted(set(options) - set(prompts))
         if unknown:
             raise InvalidVariantError(f"options given for variants with no prompt: {unknown}")
@@ -190,7 +194,7 @@ class Veo3Orchestrator:
             logger.warning("submit of variant %r failed: %s", variant, exc)
             self._set(job.failed(ErrorCode.SUBMIT_FAILED, str(exc)))
             return
-        self._set(dataclasses.replace(submitted, created_at=job.created_at))
+        self._set(submitted)
 
     def _drive(self, variants: list[str], *, wait_first: bool) -> None:
         deadline = self._clock() + self.timeout
@@ -227,7 +231,12 @@ class Veo3Orchestrator:
             polled = self.port.poll_job(job)
         except PollError as exc:
             if exc.transient:
-                logger.warning("poll of variant %r failed, will try again: %s", variant, exc)
+                logger.warning(
+                    "poll of variant %r failed, will try again: %s",
+                    variant,
+                    exc,
+                    extra={NOTE_ATTR: Note("retry", f"poll of variant {variant!r}")},
+                )
                 return
             self._set(job.failed(ErrorCode.POLL_FAILED, str(exc)))
             return
@@ -261,7 +270,16 @@ class Veo3Orchestrator:
     # -- state -----------------------------------------------------------------------------
 
     def _set(self, job: Veo3Job) -> None:
-        changed = dataclasses.replace(job, updated_at=self._now())
+        previous = self._jobs.get(job.variant)
+        # The backend's text comes from a server; what UTF-8 cannot hold would make jobs.json
+        # unwritable mid-run, so it is stored with "?" in its place.
+        changed = storable(
+            dataclasses.replace(
+                job,
+                created_at=previous.created_at if previous is not None else job.created_at,
+                updated_at=self._now(),
+            )
+        )
         self._jobs[job.variant] = changed
         self._journal.append(changed, lambda: list(self._jobs.values()))
         self._changed(changed)
@@ -294,7 +312,11 @@ class Veo3Orchestrator:
         try:
             removed = remove_stale_temp_files(self.clips_dir)
             if removed:
-                logger.info("removed %d partial file(s) left by an interrupted run", len(removed))
+                logger.info(
+                    "removed %d partial file(s) left by an interrupted run",
+                    len(removed),
+                    extra={NOTE_ATTR: Note("cleanup", f"partial files in {self.clips_dir}")},
+                )
             yield
         finally:
             self._journal.close()

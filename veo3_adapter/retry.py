@@ -1,16 +1,33 @@
-"""Bounded exponential backoff with jitter that honours ``Retry-After``."""
+"""The one retry loop: bounded exponential backoff with jitter that honours ``Retry-After``.
+
+Submit, poll and download all go through :func:`retrying`; each says which of its failures
+are worth another attempt (and what wait the server asked for) with a ``classify`` function.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["NOTE_ATTR", "Note", "RetryPolicy", "retry_after_seconds", "retry_delay_from_error_body"]
+from . import clock as _clock
+
+__all__ = [
+    "NOTE_ATTR",
+    "Note",
+    "RetryPolicy",
+    "Transient",
+    "retry_after_seconds",
+    "retry_delay_from_error_body",
+    "retrying",
+]
+
+T = TypeVar("T")
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -44,7 +61,10 @@ class RetryPolicy:
         rand: Callable[[], float] = random.random,
     ) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
-        backoff = min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+        try:
+            backoff = min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+        except OverflowError:  # thousands of attempts: the cap has long been reached
+            backoff = self.maximum
         backoff += backoff * self.jitter * rand()
         if retry_after is not None:
             backoff = max(backoff, min(retry_after, self.max_retry_after))
@@ -56,13 +76,16 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() accepts
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - now())
+    try:
+        return max(0.0, when.timestamp() - now())
+    except (OverflowError, OSError, ValueError):  # a date the platform cannot represent
+        return None
 
 
 def retry_delay_from_error_body(body: Mapping[str, Any] | None) -> float | None:
@@ -99,3 +122,50 @@ class Note:
     kind: str  # "retry" or "cleanup"
     what: str  # e.g. "poll of operation models/m/operations/x"
     delay: float | None = None  # seconds until the next attempt, for a retry
+
+
+@dataclass(frozen=True)
+class Transient:
+    """A failure another attempt may cure: why, and how long the server asked us to wait."""
+
+    reason: str  # e.g. "HTTP 503" or "ConnectError"; never a secret
+    retry_after: float | None = None
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    what: str,
+    classify: Callable[[Exception], Transient | None],
+    policy: RetryPolicy,
+    logger: logging.Logger,
+    sleep: Callable[[float], None] = _clock.sleep,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Return ``call()``, calling it again after a wait while its error is transient.
+
+    ``classify`` turns an error into a :class:`Transient` or ``None`` (final: raised at once).
+    After ``policy.attempts`` tries the last error is raised as it was. Every retry is logged
+    at INFO on ``logger`` with a :class:`Note` under :data:`NOTE_ATTR`; ``what`` names the
+    request in that line ("poll of operation models/m/operations/x").
+    """
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None or attempt >= policy.attempts:
+                raise
+        delay = policy.delay(attempt, failure.retry_after, rand)
+        logger.info(
+            "%s: %s; retry %d of %d in %.1fs",
+            what,
+            failure.reason,
+            attempt,
+            policy.attempts - 1,
+            delay,
+            extra={NOTE_ATTR: Note(kind="retry", what=what, delay=delay)},
+        )
+        sleep(delay)
+        attempt += 1

@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from ._files import atomic_write_bytes, fsync_dir
-from .errors import InvalidVariantError, JobsFileError, JobsFileNotFoundError
+from .errors import InvalidJobError, JobsFileError, JobsFileNotFoundError
 from .models import GenerationOptions, JobStatus, Veo3Job, validate_variant
 
 __all__ = [
     "JOBS_FILE_VERSION",
     "JobsJournal",
+    "check_options_text",
     "check_text",
     "job_from_dict",
     "job_to_dict",
     "journal_path",
     "read_jobs_json",
+    "storable",
     "write_jobs_json",
 ]
 
@@ -36,15 +38,6 @@ _STR_FIELDS = (
     "created_at",
     "updated_at",
 )
-_OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "model": (str,),
-    "aspect_ratio": (str,),
-    "resolution": (str,),
-    "duration_seconds": (int,),
-    "negative_prompt": (str,),
-    "person_generation": (str,),
-    "enhance_prompt": (bool,),
-}
 
 
 def job_to_dict(job: Veo3Job) -> dict[str, Any]:
@@ -56,22 +49,23 @@ def job_to_dict(job: Veo3Job) -> dict[str, Any]:
 
 
 def job_from_dict(data: object) -> Veo3Job:
-    """Build a job from its JSON form; raise ``ValueError`` saying which field is wrong.
+    """Build a job from its JSON form; raise ``InvalidJobError`` saying which field is wrong.
 
-    Fields added after the first release (``operation_name`` among them) may be missing.
+    Fields added after the first release (``operation_name`` among them) may be missing;
+    fields and options added by a newer release are ignored.
     """
     if not isinstance(data, Mapping):
-        raise ValueError(f"a job must be an object, got {type(data).__name__}")
+        raise InvalidJobError(f"a job must be an object, got {type(data).__name__}")
     for name in ("variant", "prompt"):
         if not isinstance(data.get(name), str):
-            raise ValueError(f"field {name!r} must be a string")
+            raise InvalidJobError(f"field {name!r} must be a string")
     variant = validate_variant(data["variant"])
     check_text(variant, "prompt", data["prompt"])
     raw_status = data.get("status", JobStatus.PENDING.value)
     try:
         status = JobStatus(raw_status)
     except ValueError:
-        raise ValueError(
+        raise InvalidJobError(
             f"variant {variant!r}: unknown status {raw_status!r} "
             f"(expected one of {', '.join(s.value for s in JobStatus)})"
         ) from None
@@ -79,12 +73,12 @@ def job_from_dict(data: object) -> Veo3Job:
     for name in _STR_FIELDS:
         value = data.get(name, "")
         if not isinstance(value, str):
-            raise ValueError(f"variant {variant!r}: field {name!r} must be a string")
+            raise InvalidJobError(f"variant {variant!r}: field {name!r} must be a string")
         check_text(variant, name, value)
         values[name] = value
     clip_bytes = data.get("clip_bytes", 0)
     if not isinstance(clip_bytes, int) or isinstance(clip_bytes, bool) or clip_bytes < 0:
-        raise ValueError(f"variant {variant!r}: field 'clip_bytes' must be a whole number")
+        raise InvalidJobError(f"variant {variant!r}: field 'clip_bytes' must be a whole number")
     return Veo3Job(
         variant=variant,
         prompt=data["prompt"],
@@ -97,30 +91,53 @@ def job_from_dict(data: object) -> Veo3Job:
 
 def _options_from_dict(variant: str, raw: object) -> GenerationOptions:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"variant {variant!r}: field 'options' must be an object")
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        types = _OPTION_TYPES.get(name)
-        if types is None:
-            continue  # written by a newer release; ignored rather than fatal
-        if value is not None and (
-            not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-        ):
-            raise ValueError(f"variant {variant!r}: option {name!r} has the wrong type")
-        if isinstance(value, str):
-            check_text(variant, f"options.{name}", value)
-        values[name] = value
-    return GenerationOptions(**values)
+        raise InvalidJobError(f"variant {variant!r}: field 'options' must be an object")
+    try:
+        # Names written by a newer release are ignored rather than fatal.
+        options = GenerationOptions.from_mapping(raw, ignore_unknown=True)
+    except InvalidJobError as exc:
+        raise InvalidJobError(f"variant {variant!r}: {exc}") from exc
+    check_options_text(variant, options)
+    return options
 
 
-def check_text(variant: str, name: str, value: str) -> None:
+def check_text(
+    variant: str, name: str, value: str, error: type[InvalidJobError] = InvalidJobError
+) -> None:
     """Refuse what JSON can escape ("\\ud800") but UTF-8, so jobs.json, cannot hold."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(
+        raise error(
             f"variant {variant!r}: field {name!r} holds an unpaired surrogate, not text"
         ) from None
+
+
+def check_options_text(variant: str, options: GenerationOptions) -> None:
+    """``check_text`` on every option that is a string."""
+    for name, value in options.to_dict().items():
+        if isinstance(value, str):
+            check_text(variant, f"options.{name}", value)
+
+
+def storable(job: Veo3Job) -> Veo3Job:
+    """``job`` with text UTF-8 cannot hold (unpaired surrogates a server sent) turned into "?".
+
+    Inputs are refused with ``check_text``; what a backend answers is stored, not refused.
+    """
+    texts: dict[str, Any] = {name: _utf8(getattr(job, name)) for name in _STR_FIELDS}
+    options: dict[str, Any] = {
+        k: _utf8(v) for k, v in job.options.to_dict().items() if isinstance(v, str)
+    }
+    return dataclasses.replace(job, **texts, options=dataclasses.replace(job.options, **options))
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def journal_path(path: Path) -> Path:
@@ -268,7 +285,7 @@ def _read_snapshot(path: Path) -> list[Veo3Job]:
     for index, item in enumerate(items):
         try:
             job = job_from_dict(item)
-        except (ValueError, InvalidVariantError) as exc:
+        except ValueError as exc:
             raise JobsFileError(path, f"job #{index + 1} is invalid: {exc}") from exc
         if job.variant in seen:
             raise JobsFileError(path, f"variant {job.variant!r} appears twice")

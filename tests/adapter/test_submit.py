@@ -67,7 +67,7 @@ def test_request_carries_prompt_and_merged_options(
         enhance_prompt=True,
     )
     assert (job.status, job.operation_name, job.variant) == (JobStatus.SUBMITTED, name, "hero")
-    assert job.created_at and job.created_at == job.updated_at
+    assert job.created_at == job.updated_at == ""  # time stamps are the orchestrator's
 
 
 def test_two_argument_submit_uses_adapter_defaults(
@@ -83,8 +83,8 @@ def test_two_argument_submit_uses_adapter_defaults(
 @pytest.mark.parametrize(
     ("adapter_model", "job_model", "expected"),
     [
-        ("veo-3.0-fast-generate-001", None, "veo-3.0-fast-generate-001"),
-        (DEFAULT_MODEL, "veo-3.0-fast-generate-001", "veo-3.0-fast-generate-001"),
+        ("veo-3.1-fast-generate-001", None, "veo-3.1-fast-generate-001"),
+        (DEFAULT_MODEL, "veo-3.1-fast-generate-001", "veo-3.1-fast-generate-001"),
     ],
 )
 def test_model_selects_the_endpoint(
@@ -230,6 +230,7 @@ def test_invalid_option_is_refused_before_sending(
         ({"api_key": "   "}, "api_key is empty"),
         ({"api_key": "AIza key"}, "whitespace"),
         ({"api_key": "AIza\x00"}, "control"),
+        ({"api_key": "AIza\u00e9t\u00e9"}, "non-ASCII"),  # a header cannot carry it
         ({"base_url": "ftp://example.com"}, "http(s)"),
         ({"base_url": "https://"}, "http(s)"),
         ({"base_url": "https://u:p@example.com"}, "user info"),

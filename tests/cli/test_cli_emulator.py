@@ -12,7 +12,9 @@ import pytest
 from cli_testkit import RUN_TIMEOUT, Veo3, base_env, make_key, veo3_command
 
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy
+from veo3_adapter.emulator import SCENARIO_NAMES
 from veo3_adapter.errors import SubmitError
+from veo3_adapter.models import DEFAULT_MODEL
 from veo3_adapter.mp4 import is_mp4_file
 
 READY_WITHIN = 5.0  # seconds for the server process to start listening
@@ -76,7 +78,7 @@ def test_the_emulator_command_serves_submit_poll_and_download_to_the_real_adapte
     dest = tmp_path / "intro.mp4"
     with _adapter(key, base_url) as adapter:
         job = adapter.submit_job("intro", "a neon hologram of a cat")
-        assert job.operation_name.startswith("models/veo-3.0-generate-001/operations/")
+        assert job.operation_name.startswith(f"models/{DEFAULT_MODEL}/operations/")
         polled = adapter.poll_job(job)
         assert polled.status is JobStatus.GENERATED
         assert polled.video_uri.startswith(base_url + "/v1beta/files/")
@@ -118,7 +120,5 @@ def test_an_unknown_scenario_is_a_usage_error(veo3: Veo3) -> None:
 
     assert result.code == 2, result
     assert result.err_lines == [
-        "veo3: error: no scenario named 'sunny'; known: success, rai_filtered, operation_error, "
-        "download_not_found, download_forbidden, download_server_error, rate_limited, "
-        "truncated_download, expired, slow_download, dropped_connection"
+        f"veo3: error: no scenario named 'sunny'; known: {', '.join(SCENARIO_NAMES)}"
     ]

@@ -1,5 +1,6 @@
-"""The two hooks the command's progress is built on, in process on the emulator's transport:
-``Veo3Orchestrator(on_change=)`` and ``GeminiVeo3Adapter(on_download_progress=)``."""
+"""The hooks the command's progress is built on, in process on the emulator's transport:
+``Veo3Orchestrator(on_change=)``, ``GeminiVeo3Adapter(on_download_progress=)``, and the
+notes the package's retry log records carry."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy, Veo3Job, Veo3Orchestrator
+from veo3_adapter.cli._events import reporting
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.store import read_jobs_json
 
@@ -64,7 +67,9 @@ def test_on_download_progress_counts_up_to_the_clip_size_across_a_resumed_body(
     emulator: Emulator, key: str, out: Path
 ) -> None:
     size = 64 * 1024
-    emulator.default = Scenario(video_size=size, chunk_size=8 * 1024, truncate_at=20 * 1024)
+    emulator.default = Scenario(
+        video_size=size, chunk_size=8 * 1024, truncate_at=20 * 1024, ranges=True
+    )
     reports: list[Report] = []
 
     def record(variant: str, written: int, total: int | None) -> None:
@@ -80,3 +85,17 @@ def test_on_download_progress_counts_up_to_the_clip_size_across_a_resumed_body(
     written = [w for _, w, _ in reports]
     assert 20 * 1024 in written  # where the first body broke off; the second resumed there
     assert written == sorted(written)
+
+
+def test_retries_of_a_poll_and_a_download_reach_the_progress_as_notes(
+    emulator: Emulator, key: str, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.default = Scenario(poll_failures=(503,), download_failures=(500,))
+
+    with reporting(quiet=False, redact=[key]) as view:
+        orchestrator = _orchestrator(emulator, key, out, on_change=view.job_changed)
+        [job] = orchestrator.run({"a": "a cat"})
+
+    assert job.status is JobStatus.DOWNLOADED
+    notes = [line for line in capsys.readouterr().err.splitlines() if "; retry 1 " in line]
+    assert [note.split(":")[1].split()[0] for note in notes] == ["poll", "download"], notes

@@ -9,10 +9,12 @@ import logging
 import pytest
 from cli_testkit import make_key, render_terminal
 
-from veo3_adapter.cli import ProgressView, _reporting
+from veo3_adapter.cli import ProgressView
+from veo3_adapter.cli._events import reporting
 from veo3_adapter.models import ErrorCode, JobStatus, Veo3Job
+from veo3_adapter.retry import NOTE_ATTR, Note
 
-OP = "models/veo-3.0-generate-001/operations/abc123"
+OP = "models/veo-3.1-generate-001/operations/abc123"
 
 
 class Tty(io.StringIO):
@@ -118,28 +120,45 @@ def test_plain_lines_report_quarters_of_big_downloads_once() -> None:
 
 
 @pytest.mark.parametrize("quiet", [False, True], ids=["progress", "quiet"])
-def test_retry_notes_reach_the_progress_and_other_records_do_not(
+def test_records_carrying_a_note_reach_the_progress_and_other_records_do_not(
     capsys: pytest.CaptureFixture[str], quiet: bool
 ) -> None:
-    """Retry messages show; state-change messages (the view reports those itself) and the
-    emulator's do not; ``--quiet`` shows none."""
-    with _reporting(quiet=quiet, redact=[]):
+    """Records are picked by their note, not their wording: a retry or clean-up note shows;
+    state-change messages (the view reports those itself) do not, whatever they say, and
+    neither do the emulator's; ``--quiet`` shows none."""
+    retry = {NOTE_ATTR: Note("retry", "poll of operation x", 0.5)}
+    with reporting(quiet=quiet, redact=[]):
         logging.getLogger("veo3_adapter.gemini").info(
-            "%s: %s; retry %d in %.1fs", "poll of operation x", "HTTP 503", 1, 0.5
+            "%s: %s; retry %d in %.1fs", "poll of operation x", "HTTP 503", 1, 0.5, extra=retry
         )
-        logging.getLogger("veo3_adapter.orchestrator").warning(
-            "poll of variant %r failed, will try again: %s", "a", "HTTP 503"
+        logging.getLogger("veo3_adapter.orchestrator").info(
+            "removed %d partial file(s) left by an interrupted run",
+            2,
+            extra={NOTE_ATTR: Note("cleanup", "partial files in out/veo3")},
         )
-        logging.getLogger("veo3_adapter.gemini").warning("download of variant %r failed", "a")
+        logging.getLogger("veo3_adapter.gemini").warning("download of %r failed; retry", "a")
         logging.getLogger("veo3_adapter.gemini").info("submitted variant %r as %s", "a", OP)
-        logging.getLogger("veo3_adapter.emulator").warning("emulator: retry this")
+        logging.getLogger("veo3_adapter.orchestrator").debug("retry", extra=retry)
+        logging.getLogger("veo3_adapter.emulator").warning("emulator: will try again")
+        logging.getLogger("veo3_adapter.gemini").info("not a note", extra={NOTE_ATTR: "retry"})
 
     expected = [
         "veo3: poll of operation x: HTTP 503; retry 1 in 0.5s",
-        "veo3: poll of variant 'a' failed, will try again: HTTP 503",
+        "veo3: removed 2 partial file(s) left by an interrupted run",
     ]
     assert capsys.readouterr().err.splitlines() == ([] if quiet else expected)
     assert not any(
         isinstance(h, logging.NullHandler) or type(h).__name__ == "_NoteHandler"
         for h in logging.getLogger("veo3_adapter").handlers
     )
+
+
+def test_a_view_whose_stream_goes_away_turns_itself_off() -> None:
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("stderr closed")
+
+    view = ProgressView(Gone())
+    view.job_changed(_submitted("a"))  # must not raise
+
+    assert view.mode == "off"

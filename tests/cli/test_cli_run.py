@@ -9,6 +9,7 @@ import pytest
 from cli_testkit import POLL, TABLE_HEADER, Veo3, make_key, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.models import DEFAULT_MODEL
 from veo3_adapter.mp4 import is_mp4_file
 from veo3_adapter.store import read_jobs_json
 
@@ -17,7 +18,7 @@ intro = "a neon hologram of a cat"
 
 [outro]
 prompt = "a lighthouse at dusk"
-model = "veo-3.0-fast-generate-001"
+model = "veo-3.1-fast-generate-001"
 aspect_ratio = "9:16"
 resolution = "1080p"
 duration_seconds = 6
@@ -59,8 +60,8 @@ def test_run_toml_generates_every_clip_and_sends_per_variant_options(
     }
     models = {op.prompt: op.model for op in emulator.operations.values()}
     assert models == {
-        "a neon hologram of a cat": "veo-3.0-generate-001",
-        "a lighthouse at dusk": "veo-3.0-fast-generate-001",
+        "a neon hologram of a cat": DEFAULT_MODEL,
+        "a lighthouse at dusk": "veo-3.1-fast-generate-001",
     }
     rows = parse_table(result.out)
     assert [(r["VARIANT"], r["STATUS"], r["CLIP"]) for r in rows] == [
@@ -214,11 +215,15 @@ BAD_PROMPTS = {
     "invalid toml": ("p.toml", 'a = "unterminated\n', "prompts file {path} is not valid TOML: "),
     "invalid json": ("p.json", '{"a": "a cat",}', "prompts file {path} is not valid JSON: "),
     "bad variant": ("p.toml", '"../x" = "a cat"\n', "prompts file {path}: variant name '../x'"),
-    "unknown option": ("p.toml", '[a]\nprompt = "x"\nfps = 24\n', "has unknown option 'fps'"),
+    "unknown option": (
+        "p.toml",
+        '[a]\nprompt = "x"\nfps = 24\n',
+        "prompts file {path}: variant 'a': unknown option 'fps' (expected one of model, ",
+    ),
     "wrong option type": (
         "p.toml",
         '[a]\nprompt = "x"\nduration_seconds = "6"\n',
-        "option 'duration_seconds' of variant 'a' must be an integer",
+        "prompts file {path}: variant 'a': option 'duration_seconds' must be an integer, got str",
     ),
     "empty prompt": ("p.json", '{"a": " "}', "variant 'a' needs a non-empty prompt string"),
     "not a mapping": ("p.json", "[1, 2]", "must map variant names to prompts"),

@@ -10,7 +10,7 @@ from cli_testkit import Veo3, files_in, parse_table
 from veo3_adapter.models import ErrorCode, JobStatus, Veo3Job
 from veo3_adapter.store import write_jobs_json
 
-OP = "models/veo-3.0-generate-001/operations/"
+OP = "models/veo-3.1-generate-001/operations/"
 
 
 def _jobs_dir(out: Path) -> Path:

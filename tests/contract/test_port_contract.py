@@ -39,7 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 VARIANT = "intro"
 PROMPT = "A paper boat drifting down a rainy street, close-up"
-UNKNOWN_OPERATION = "models/veo-3.0-generate-001/operations/unknown00000"
+UNKNOWN_OPERATION = "models/veo-3.1-generate-001/operations/unknown00000"
 _MAX_POLLS = 10
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from emulator_testkit import AdapterFactory, Api, FakeClock, make_key, sdk_client
+from emulator_testkit import MODEL, AdapterFactory, Api, FakeClock, make_key, sdk_client
 from google import genai
 
 from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
@@ -52,12 +52,13 @@ def sdk(key: str, emulator: Emulator, http: httpx.Client) -> genai.Client:
 
 @pytest.fixture
 def make_adapter(key: str) -> Iterator[AdapterFactory]:
-    """The real adapter, waits skipped, no jitter; closed after the test."""
+    """The real adapter on a current model, waits skipped, no jitter; closed after the test."""
     built: list[GeminiVeo3Adapter] = []
 
     def factory(base_url: str, http_client: httpx.Client | None = None) -> GeminiVeo3Adapter:
         adapter = GeminiVeo3Adapter(
             key,
+            model=MODEL,
             base_url=base_url,
             http_client=http_client,
             sleep=lambda seconds: None,

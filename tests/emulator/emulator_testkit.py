@@ -15,7 +15,8 @@ from google.genai import types
 from veo3_adapter import GeminiVeo3Adapter
 from veo3_adapter.emulator import Emulator
 
-MODEL = "veo-3.0-generate-001"
+MODEL = "veo-3.1-generate-001"
+"""A current model id, named here so that no test depends on the adapter's default."""
 _KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 AdapterFactory = Callable[..., GeminiVeo3Adapter]
@@ -81,10 +82,14 @@ class Api:
         return uri
 
     def location(self, prompt: str = "a cat") -> str:
-        """The download-origin URL the video URI redirects to."""
+        """The media server's URL that the video URI redirects to."""
         response = self.http.get(self.video_uri(prompt), headers=self.auth)
         assert response.status_code == 302, response.text
         return response.headers["location"]
+
+    def media(self, url: str | httpx.URL, **headers: str) -> httpx.Response:
+        """GET from the media server on the API origin, with the key (as the live flow wants)."""
+        return self.http.get(url, headers={**self.auth, **headers})
 
 
 def make_key() -> str:

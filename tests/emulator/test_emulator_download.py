@@ -1,4 +1,5 @@
-"""The download exchange in-process: redirect, bytes, ranges, cuts, expiry and key leaks."""
+"""The default download exchange in-process, as recorded live: a same-origin 302, then the
+media server on the API origin, key required, no ranges; cuts, failures and expiry on it."""
 
 from __future__ import annotations
 
@@ -10,81 +11,91 @@ import pytest
 from emulator_testkit import MODEL, Api, FakeClock
 
 from veo3_adapter.emulator import Emulator, Scenario, Side
+from veo3_adapter.emulator._body import crc32c_of
 from veo3_adapter.mp4 import looks_like_mp4, sample_clip
 
 MB = 1024 * 1024
 
 
-def test_video_uri_redirects_to_the_download_origin(api: Api, emulator: Emulator) -> None:
+def test_video_uri_redirects_to_the_media_server_on_the_same_origin(
+    api: Api, emulator: Emulator
+) -> None:
     uri = api.video_uri()
     assert uri.startswith(f"{emulator.api_base}/v1beta/files/")
     response = api.http.get(uri, headers=api.auth)
     assert response.status_code == 302
-    location = httpx.URL(response.headers["location"])
-    assert location.host == httpx.URL(emulator.download_base).host != httpx.URL(uri).host
-    assert emulator.side_of(location) is Side.DOWNLOAD
+    file_id = httpx.URL(uri).path.split("/")[-1].split(":")[0]
+    assert response.headers["location"] == (
+        f"{emulator.api_base}/download/v1beta/files/{file_id}:download?alt=media"
+    )
+    assert emulator.side_of(httpx.URL(uri)) is Side.API
+    assert emulator.side_of(httpx.URL(response.headers["location"])) is Side.DOWNLOAD
 
 
-def test_download_origin_serves_the_mp4(api: Api, emulator: Emulator) -> None:
-    response = api.http.get(api.location())
+def test_media_server_serves_the_mp4_to_the_key(api: Api, emulator: Emulator) -> None:
+    response = api.media(api.location())
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
-    assert response.headers["accept-ranges"] == "bytes"
-    assert response.headers["etag"].startswith('"')
     assert int(response.headers["content-length"]) == len(response.content)
     assert response.content == sample_clip()
     assert response.content[4:8] == b"ftyp"
+    assert response.headers["x-goog-hash"] == crc32c_of([sample_clip()])
+    assert "accept-ranges" not in response.headers and "etag" not in response.headers
+    assert emulator.key_leaks == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "code", "status"),
+    [
+        ({}, 403, "PERMISSION_DENIED"),
+        ({"x-goog-api-key": "not-the-key"}, 400, "INVALID_ARGUMENT"),
+        ({"authorization": "Bearer not-a-token"}, 401, "UNAUTHENTICATED"),
+    ],
+)
+def test_media_server_wants_the_key_like_the_api(
+    api: Api, emulator: Emulator, headers: dict[str, str], code: int, status: str
+) -> None:
+    location = api.location()
+    response = api.http.get(location, headers=headers)
+    assert response.status_code == code
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    assert response.json()["error"]["status"] == status
     assert emulator.key_leaks == []
 
 
 def test_video_size_is_exact_and_deterministic_per_operation(api: Api, emulator: Emulator) -> None:
     emulator.default = Scenario(video_size=300_000)
     first, second = api.location("one"), api.location("two")
-    body = api.http.get(first).content
+    body = api.media(first).content
     assert len(body) == 300_000 and looks_like_mp4(body)
-    assert api.http.get(first).content == body
-    assert api.http.get(second).content != body
-    assert api.http.get(first).headers["etag"] != api.http.get(second).headers["etag"]
+    assert api.media(first).content == body
+    assert api.media(second).content != body
+    assert api.media(first).headers["x-goog-hash"] == crc32c_of([body])
+    assert api.media(first).headers["x-goog-hash"] != api.media(second).headers["x-goog-hash"]
 
 
 def test_head_gives_the_headers_only(api: Api) -> None:
-    location = api.location()
-    response = api.http.head(location)
+    response = api.http.head(api.location(), headers=api.auth)
     assert response.status_code == 200
     assert response.headers["content-length"] == str(len(sample_clip()))
+    assert response.headers["x-goog-hash"] == crc32c_of([sample_clip()])
     assert response.content == b""
 
 
-@pytest.mark.parametrize(
-    ("range_header", "start", "end"),
-    [("bytes=1000-", 1000, 99_999), ("bytes=10-19", 10, 19), ("bytes=-50", 99_950, 99_999)],
-)
-def test_range_requests_get_206(
-    api: Api, emulator: Emulator, range_header: str, start: int, end: int
+@pytest.mark.parametrize("headers", [{"range": "bytes=1000-"}, {"range": "bytes=-50"}])
+def test_ranges_are_ignored_the_whole_video_comes_back(
+    api: Api, emulator: Emulator, headers: dict[str, str]
 ) -> None:
     emulator.default = Scenario(video_size=100_000)
-    location = api.location()
-    whole = api.http.get(location).content
-    response = api.http.get(location, headers={"range": range_header})
-    assert response.status_code == 206
-    assert response.headers["content-range"] == f"bytes {start}-{end}/100000"
-    assert response.headers["content-length"] == str(end - start + 1)
-    assert response.content == whole[start : end + 1]
+    response = api.media(api.location(), **headers)
+    assert response.status_code == 200
+    assert "content-range" not in response.headers and "accept-ranges" not in response.headers
+    assert len(response.content) == 100_000
 
 
-def test_if_range_with_the_etag_resumes_and_with_another_sends_all(api: Api) -> None:
-    location = api.location()
-    etag = api.http.head(location).headers["etag"]
-    same = api.http.get(location, headers={"range": "bytes=100-", "if-range": etag})
-    assert same.status_code == 206 and same.content == sample_clip()[100:]
-    changed = api.http.get(location, headers={"range": "bytes=100-", "if-range": '"other"'})
-    assert changed.status_code == 200 and changed.content == sample_clip()
-
-
-def test_unsatisfiable_range_is_416(api: Api) -> None:
-    response = api.http.get(api.location(), headers={"range": f"bytes={len(sample_clip())}-"})
-    assert response.status_code == 416
-    assert response.headers["content-range"] == f"bytes */{len(sample_clip())}"
+def test_unsatisfiable_range_is_ignored_too(api: Api) -> None:
+    response = api.media(api.location(), range=f"bytes={len(sample_clip())}-")
+    assert response.status_code == 200 and response.content == sample_clip()
 
 
 def test_truncated_body_breaks_like_a_closed_socket_then_serves_whole(
@@ -94,25 +105,14 @@ def test_truncated_body_breaks_like_a_closed_socket_then_serves_whole(
     location = api.location()
     for _ in range(2):
         received = bytearray()
-        with api.http.stream("GET", location) as response:
+        with api.http.stream("GET", location, headers=api.auth) as response:
             assert response.headers["content-length"] == "200000"
             with pytest.raises(httpx.RemoteProtocolError, match="70000 bytes, expected 200000"):
                 for chunk in response.iter_raw():
                     received += chunk
         assert len(received) == 70_000
-    whole = api.http.get(location)
+    whole = api.media(location)
     assert whole.status_code == 200 and len(whole.content) == 200_000
-
-
-def test_truncation_applies_to_ranges_too(api: Api, emulator: Emulator) -> None:
-    emulator.default = Scenario(truncate_at=1000)
-    location = api.location()
-    with api.http.stream("GET", location, headers={"range": "bytes=500-"}) as response:
-        assert response.status_code == 206
-        with pytest.raises(httpx.RemoteProtocolError):
-            response.read()
-    resumed = api.http.get(location, headers={"range": "bytes=500-"})
-    assert resumed.content == sample_clip()[500:]
 
 
 def test_dropped_connection_resets_once(api: Api, emulator: Emulator) -> None:
@@ -120,20 +120,21 @@ def test_dropped_connection_resets_once(api: Api, emulator: Emulator) -> None:
     location = api.location()
     received = bytearray()
     with (
-        api.http.stream("GET", location) as response,
+        api.http.stream("GET", location, headers=api.auth) as response,
         pytest.raises(httpx.ReadError, match="reset"),
     ):
         for chunk in response.iter_raw():
             received += chunk
     assert bytes(received) == sample_clip()[:1024]
-    assert api.http.get(location).content == sample_clip()
+    assert api.media(location).content == sample_clip()
 
 
 def test_download_failures_come_before_the_clip(api: Api, emulator: Emulator) -> None:
-    emulator.default = Scenario(download_failures=(500, 503, 429), retry_after=4)
+    emulator.default = Scenario(download_failures=(500, 503, 429), retry_after=3.5)
     location = api.location()
-    answers = [api.http.get(location) for _ in range(4)]
+    answers = [api.media(location) for _ in range(4)]
     assert [r.status_code for r in answers] == [500, 503, 429, 200]
+    assert [r.json()["error"]["code"] for r in answers[:3]] == [500, 503, 429]
     assert "retry-after" not in answers[0].headers
     assert answers[1].headers["retry-after"] == answers[2].headers["retry-after"] == "4"
     assert answers[3].content == sample_clip()
@@ -162,12 +163,13 @@ def test_file_expires_after_its_ttl_on_the_emulator_clock(
     location = api.location()  # a second operation, same ttl: both finished "now"
     clock.advance(172_799)
     assert api.http.get(uri, headers=api.auth).status_code == 302
-    assert api.http.get(location).status_code == 200
+    assert api.media(location).status_code == 200
     clock.advance(1)
     expired = api.http.get(uri, headers=api.auth)
     assert expired.status_code == 404
     assert expired.json()["error"]["status"] == "NOT_FOUND"
-    assert api.http.get(location).status_code == 404
+    gone = api.media(location)
+    assert gone.status_code == 404 and gone.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_expired_scenario_is_gone_at_once(api: Api, emulator: Emulator) -> None:
@@ -187,56 +189,31 @@ def test_no_file_before_done_nor_for_a_filtered_video(api: Api, emulator: Emulat
     assert api.http.get(url, headers=api.auth).status_code == 404
 
 
-def test_download_needs_alt_media(api: Api) -> None:
+def test_both_hops_need_alt_media(api: Api) -> None:
     uri = httpx.URL(api.video_uri()).copy_remove_param("alt")
     assert api.http.get(uri, headers=api.auth).status_code == 400
+    location = httpx.URL(api.location()).copy_set_param("alt", "json")
+    assert api.media(location).status_code == 400
 
 
-def test_download_origin_checks_its_signature(api: Api) -> None:
+def test_media_server_knows_only_finished_files(api: Api, emulator: Emulator) -> None:
     location = httpx.URL(api.location())
-    assert api.http.get(location.copy_set_param("token", "forged")).status_code == 403
-    assert api.http.get(location.copy_remove_param("token")).status_code == 403
-    assert api.http.get(location.copy_with(path="/files/zzzzzzzzzzzz")).status_code == 404
+    other = location.copy_with(path="/download/v1beta/files/zzzzzzzzzzzz:download")
+    assert api.media(other).status_code == 404
+    assert api.media(location.copy_with(path="/download/v1beta/models")).status_code == 404
+    assert api.http.post(location, headers=api.auth).status_code == 404
 
 
-@pytest.mark.parametrize(
-    ("where", "recorded"),
-    [
-        ("api-key-header", "header x-goog-api-key"),
-        ("other-header", "header authorization"),
-        ("query", "url"),
-    ],
-)
-def test_the_key_at_the_download_origin_is_refused_and_recorded(
-    api: Api, emulator: Emulator, key: str, where: str, recorded: str
+def test_a_following_client_gets_the_clip_and_the_key_stays_on_the_api_origin(
+    emulator: Emulator, api: Api
 ) -> None:
-    location = httpx.URL(api.location())
-    if where == "api-key-header":
-        response = api.http.get(location, headers={"x-goog-api-key": key})
-    elif where == "other-header":
-        response = api.http.get(location, headers={"authorization": f"Bearer {key}"})
-    else:
-        response = api.http.get(location.copy_add_param("k", key))
-    assert response.status_code == 400
-    assert len(emulator.key_leaks) == 1
-    leak = emulator.key_leaks[0]
-    assert (leak.method, leak.path, leak.where) == ("GET", location.path, recorded)
-    assert key not in repr(emulator.key_leaks)
-
-
-def test_any_api_key_header_at_the_download_origin_is_a_leak(api: Api, emulator: Emulator) -> None:
-    response = api.http.get(api.location(), headers={"x-goog-api-key": "some-other-key"})
-    assert response.status_code == 400
-    assert len(emulator.key_leaks) == 1
-
-
-def test_a_following_client_carries_the_key_across_origins(emulator: Emulator, api: Api) -> None:
-    """httpx keeps x-goog-api-key on a cross-origin redirect (DESIGN fact 3); we catch it."""
+    """The SDK's own client follows redirects with the key: on the live flow that is fine."""
     uri = api.video_uri()
     with httpx.Client(transport=emulator.transport(), follow_redirects=True) as following:
         response = following.get(uri, headers=api.auth)
-    assert response.status_code == 400
-    assert [leak.where for leak in emulator.key_leaks] == ["header x-goog-api-key"]
+    assert response.status_code == 200 and response.content == sample_clip()
+    assert [r.status_code for r in response.history] == [302]
+    assert emulator.key_leaks == []
 
 
 def test_request_log_keeps_no_header_or_query_values(
@@ -249,11 +226,12 @@ def test_request_log_keeps_no_header_or_query_values(
         ("api", "POST", 200),
         ("api", "GET", 200),
         ("api", "GET", 302),
-        ("download", "GET", 400),
+        ("download", "GET", 200),
     ]
     assert log[0].path == f"/v1beta/models/{MODEL}:predictLongRunning"
+    assert log[3].path == httpx.URL(location).path
     assert all("?" not in r.path for r in log)
-    assert key not in repr(log) and "token" not in repr(log)
+    assert key not in repr(log) and "alt=media" not in repr(log)
     assert key not in repr(emulator) and key not in repr(emulator.operations)
 
 
@@ -267,6 +245,8 @@ def test_unknown_paths_are_google_404s(api: Api, emulator: Emulator) -> None:
     assert response.status_code == 404
     assert response.json()["error"]["status"] == "NOT_FOUND"
     assert api.http.get(f"{emulator.download_base}/").status_code == 404
+    media = api.http.get(f"{emulator.api_base}/download/nothing", headers=api.auth)
+    assert media.status_code == 404 and media.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_slow_download_sleeps_between_chunks_on_the_injected_sleep(
@@ -274,7 +254,7 @@ def test_slow_download_sleeps_between_chunks_on_the_injected_sleep(
 ) -> None:
     emulator.default = Scenario.named("slow_download")
     location = api.location()
-    with api.http.stream("GET", location) as response:
+    with api.http.stream("GET", location, headers=api.auth) as response:
         chunks = [len(chunk) for chunk in response.iter_raw()]
     assert sum(chunks) == 256 * 1024
     assert clock.sleeps == [0.5] * (len(chunks) - 1)
@@ -373,7 +353,7 @@ def test_500_mb_streams_in_flat_memory(api: Api, emulator: Emulator) -> None:
     tracemalloc.start()
     try:
         total, head = 0, b""
-        with api.http.stream("GET", location) as response:
+        with api.http.stream("GET", location, headers=api.auth) as response:
             assert response.headers["content-length"] == str(size)
             for chunk in response.iter_raw():
                 if not head:
@@ -384,5 +364,3 @@ def test_500_mb_streams_in_flat_memory(api: Api, emulator: Emulator) -> None:
         tracemalloc.stop()
     assert total == size and looks_like_mp4(head)
     assert peak < 8 * MB
-    tail = api.http.get(location, headers={"range": f"bytes={size - 10}-"})
-    assert tail.status_code == 206 and len(tail.content) == 10

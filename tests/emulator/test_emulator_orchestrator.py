@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_testkit import FakeClock
+from emulator_testkit import MODEL, FakeClock
 
 from veo3_adapter import (
     ErrorCode,
@@ -22,7 +22,9 @@ from veo3_adapter import (
 from veo3_adapter.emulator import SCENARIO_NAMES, Emulator, Scenario
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
-# What each scenario must end as: (status, error code or "").
+# Scenarios that refuse every submit: run alone, since such an error may stop a whole batch.
+REFUSING = ("quota_exhausted_daily",)
+# What each other scenario must end as: (status, error code or "").
 EXPECTED: dict[str, tuple[JobStatus, str]] = {
     "success": (JobStatus.DOWNLOADED, ""),
     "rai_filtered": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
@@ -35,6 +37,8 @@ EXPECTED: dict[str, tuple[JobStatus, str]] = {
     "expired": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
     "slow_download": (JobStatus.DOWNLOADED, ""),
     "dropped_connection": (JobStatus.DOWNLOADED, ""),
+    "cross_origin_redirect": (JobStatus.DOWNLOADED, ""),
+    "ranged_download": (JobStatus.DOWNLOADED, ""),
 }
 
 
@@ -43,7 +47,8 @@ def variant_of(name: str) -> str:
 
 
 def test_expectations_cover_every_scenario() -> None:
-    assert set(EXPECTED) == set(SCENARIO_NAMES)
+    assert set(EXPECTED) | set(REFUSING) == set(SCENARIO_NAMES)
+    assert not set(EXPECTED) & set(REFUSING)
 
 
 @pytest.fixture(params=["in-process", "sockets"])
@@ -66,6 +71,7 @@ def pipeline(
             http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
         adapter = GeminiVeo3Adapter(
             key,
+            model=MODEL,
             base_url=base_url,
             http_client=http,
             sleep=clock.sleep,
@@ -83,7 +89,7 @@ def run_every_scenario(
 ) -> tuple[Veo3Orchestrator, dict[str, Veo3Job]]:
     """One variant per named scenario, run to the end; the jobs by variant."""
     orchestrator, http = pipeline
-    prompts = {variant_of(name): f"a test clip [{name}]" for name in SCENARIO_NAMES}
+    prompts = {variant_of(name): f"a test clip [{name}]" for name in EXPECTED}
     with http:
         return orchestrator, {job.variant: job for job in orchestrator.run(prompts)}
 
@@ -132,6 +138,27 @@ def test_the_emulator_saw_what_each_scenario_scripts(
     assert ops["expired"].media_requests == 0
     for name in ("rai_filtered", "operation_error"):
         assert ops[name].api_downloads == 0
+    # Without ranges, a body cut short is fetched again from the first byte.
+    media = [
+        r.status
+        for r in emulator.requests
+        if r.origin == "download" and ops["truncated_download"].file_id in r.path
+    ]
+    assert media == [200, 200]
     # Every wait went through the injected sleep: the slow body's and the retries' backoff.
     assert 0.5 in clock.sleeps
     assert emulator.key_leaks == []
+
+
+def test_a_daily_quota_fails_the_job_and_starts_no_operation(
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator
+) -> None:
+    orchestrator, http = pipeline
+    with http:
+        (job,) = orchestrator.run({"daily": "a test clip [quota_exhausted_daily]"})
+    assert job.status is JobStatus.FAILED and not job.operation_name
+    assert job.error_message in (ErrorCode.SUBMIT_FAILED.value, "quota_exhausted")
+    assert "429" in job.error_detail or "quota" in job.error_detail.lower()
+    assert emulator.operations == {}
+    assert {r.status for r in emulator.requests} == {429}
+    assert not orchestrator.clip_path("daily").exists()

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from veo3_adapter.emulator import DEFAULT_RAI_REASON, SCENARIO_NAMES, SCENARIOS, Scenario
-from veo3_adapter.emulator._body import iter_video, parse_range, slice_chunks
+from veo3_adapter.emulator._body import (
+    crc32c_of,
+    iter_video,
+    parse_range,
+    served_body,
+    slice_chunks,
+)
+from veo3_adapter.emulator._wire import Cut, CutKind
 from veo3_adapter.mp4 import looks_like_mp4, mp4_size_floor, sample_clip
 
 EXPECTED_NAMES = (
@@ -23,6 +30,9 @@ EXPECTED_NAMES = (
     "expired",
     "slow_download",
     "dropped_connection",
+    "cross_origin_redirect",
+    "ranged_download",
+    "quota_exhausted_daily",
 )
 
 
@@ -45,10 +55,23 @@ def test_named_scenarios_script_what_their_names_say() -> None:
     failures = Scenario.named("download_server_error").download_failures
     assert len(failures) == 2 and all(500 <= s <= 599 for s in failures)
     assert Scenario.named("rate_limited").poll_failures == (429,)
+    assert Scenario.named("rate_limited").quota == "per_minute"
+    assert Scenario.named("quota_exhausted_daily").submit_status == 429
+    assert Scenario.named("quota_exhausted_daily").quota == "per_day"
     assert Scenario.named("truncated_download").truncate_at is not None
     assert Scenario.named("expired").file_ttl == 0.0
     assert Scenario.named("slow_download").slow_chunk_delay
     assert Scenario.named("dropped_connection").drop_at is not None
+    cross = Scenario.named("cross_origin_redirect")
+    assert (cross.cross_origin, cross.ranges) == (True, True)
+    ranged = Scenario.named("ranged_download")
+    assert (ranged.cross_origin, ranged.ranges) == (False, True)
+
+
+def test_the_default_is_the_live_flow() -> None:
+    scenario = Scenario()
+    assert (scenario.cross_origin, scenario.ranges, scenario.quota) == (False, False, "per_minute")
+    assert scenario.retry_after == 1.0
 
 
 def test_named_applies_changes() -> None:
@@ -88,6 +111,8 @@ def test_default_size_is_the_sample_clip() -> None:
         ({"operation_error": "x", "rai_reasons": ("y",)}, "exclude each other"),
         ({"operation_error": ""}, "operation_error"),
         ({"video_size": 100}, "too small"),
+        ({"retry_after": -0.5}, "retry_after"),
+        ({"quota": "per_hour"}, "per_minute, per_day"),
     ],
 )
 def test_scenario_refuses_nonsense(changes: dict[str, Any], message: str) -> None:
@@ -168,3 +193,20 @@ def test_slice_chunks_stops_pulling_once_past_the_end() -> None:
 )
 def test_parse_range(header: str | None, expected: object) -> None:
     assert parse_range(header, 1000) == expected
+
+
+def test_crc32c_of_is_googles_value_in_base64() -> None:
+    # The CRC-32C check value of "123456789" is 0xe3069283 (RFC 3720, B.4).
+    assert crc32c_of([b"1234", b"56789"]) == "crc32c=4waSgw=="
+    assert crc32c_of([]) == "crc32c=AAAAAA=="
+
+
+def test_served_body_paces_and_cuts() -> None:
+    slept: list[float] = []
+    chunks = [bytes(10)] * 5
+    whole = list(served_body(chunks, expected=50, delay=0.5, sleep=slept.append, cut=None))
+    assert whole == chunks and slept == [0.5] * 4
+    cut = list(
+        served_body(chunks, expected=50, delay=None, sleep=slept.append, cut=(25, CutKind.DROP))
+    )
+    assert cut == [bytes(10), bytes(10), bytes(5), Cut(CutKind.DROP, 25, 50)]

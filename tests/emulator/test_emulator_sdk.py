@@ -10,10 +10,23 @@ from emulator_testkit import MODEL, make_key, sdk_client
 from google import genai
 from google.genai import errors, types
 
-from veo3_adapter.emulator import DEFAULT_RAI_REASON, SCENARIO_NAMES, Emulator, Scenario
+from veo3_adapter.emulator import (
+    CURRENT_MODELS,
+    DEFAULT_RAI_REASON,
+    RETIRED_MODELS,
+    SCENARIO_NAMES,
+    Emulator,
+    Scenario,
+)
+from veo3_adapter.mp4 import sample_clip
 
 OP_NAME_RE = re.compile(rf"models/{re.escape(MODEL)}/operations/[a-z0-9]{{12}}")
-GETS_A_VIDEO = {name for name in SCENARIO_NAMES if name not in ("rai_filtered", "operation_error")}
+REFUSED = {name for name in SCENARIO_NAMES if Scenario.named(name).submit_status is not None}
+GETS_A_VIDEO = {
+    name
+    for name in SCENARIO_NAMES
+    if name not in ("rai_filtered", "operation_error") and name not in REFUSED
+}
 
 
 def submit(sdk: genai.Client, prompt: str = "a cat surfing") -> types.GenerateVideosOperation:
@@ -40,6 +53,12 @@ def poll_until_done(
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
 def test_every_scenario_parses_in_the_sdk(name: str, emulator: Emulator, sdk: genai.Client) -> None:
     emulator.queue(Scenario.named(name, running_polls=1))
+    if name in REFUSED:
+        with pytest.raises(errors.ClientError) as caught:
+            submit(sdk)
+        assert (caught.value.code, caught.value.status) == (429, "RESOURCE_EXHAUSTED")
+        assert emulator.operations == {}
+        return
     started = submit(sdk)
     assert started.name is not None and OP_NAME_RE.fullmatch(started.name)
     assert not started.done
@@ -78,19 +97,65 @@ def test_every_scenario_parses_in_the_sdk(name: str, emulator: Emulator, sdk: ge
 def test_rate_limited_poll_raises_a_429_the_sdk_understands(
     emulator: Emulator, sdk: genai.Client
 ) -> None:
-    emulator.queue(Scenario.named("rate_limited", retry_after=3))
+    emulator.queue(Scenario.named("rate_limited", retry_after=57.238747106))
     started = submit(sdk)
     with pytest.raises(errors.ClientError) as caught:
         sdk.operations.get(operation=started)
     exc = caught.value
     assert exc.code == 429
     assert exc.status == "RESOURCE_EXHAUSTED"
-    assert exc.message == "Resource has been exhausted (e.g. check quota)."
-    assert exc.details["error"]["details"] == [
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}
+    assert exc.message is not None and exc.message.endswith("Please retry in 57.238747106s.")
+    assert "retry-after" not in exc.response.headers
+    details = exc.details["error"]["details"]
+    assert [d["@type"].rsplit(".", 1)[-1] for d in details] == [
+        "Help",
+        "QuotaFailure",
+        "RetryInfo",
     ]
-    assert exc.response.headers["retry-after"] == "3"
+    assert details[1]["violations"][0]["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel"
+    assert details[2] == {
+        "@type": "type.googleapis.com/google.rpc.RetryInfo",
+        "retryDelay": "57.238747106s",
+    }
     assert sdk.operations.get(operation=started).done is True
+
+
+def test_daily_quota_refuses_every_submit(emulator: Emulator, sdk: genai.Client) -> None:
+    emulator.default = Scenario.named("quota_exhausted_daily")
+    for _ in range(3):
+        with pytest.raises(errors.ClientError) as caught:
+            submit(sdk)
+        violation = caught.value.details["error"]["details"][1]["violations"][0]
+        assert violation["quotaId"] == "GenerateRequestsPerDayPerProjectPerModel"
+        assert violation["quotaDimensions"]["model"] == MODEL
+    assert emulator.operations == {}
+    assert [r.status for r in emulator.requests] == [429, 429, 429]
+
+
+@pytest.mark.parametrize("model", sorted(RETIRED_MODELS) + ["veo-9-imaginary"])
+def test_a_retired_or_unknown_model_is_a_404_like_the_api(
+    emulator: Emulator, sdk: genai.Client, model: str
+) -> None:
+    with pytest.raises(errors.ClientError) as caught:
+        sdk.models.generate_videos(model=model, source=types.GenerateVideosSource(prompt="a cat"))
+    exc = caught.value
+    assert (exc.code, exc.status) == (404, "NOT_FOUND")
+    assert exc.message == (
+        f"models/{model} is not found for API version v1beta, or is not supported for "
+        "predictLongRunning. Call ListModels to see the list of available models and their "
+        "supported methods."
+    )
+    assert emulator.operations == {}
+
+
+@pytest.mark.parametrize("model", sorted(CURRENT_MODELS))
+def test_every_current_model_starts_an_operation_named_after_it(
+    emulator: Emulator, sdk: genai.Client, model: str
+) -> None:
+    op = sdk.models.generate_videos(model=model, source=types.GenerateVideosSource(prompt="a"))
+    assert op.name is not None
+    assert re.fullmatch(rf"models/{re.escape(model)}/operations/[a-z0-9]{{12}}", op.name)
+    assert emulator.operations[op.name].model == model
 
 
 def test_running_polls_report_not_done_then_done(emulator: Emulator, sdk: genai.Client) -> None:
@@ -242,20 +307,36 @@ def test_the_sdk_sends_its_config_as_parameters(emulator: Emulator, sdk: genai.C
     }
 
 
-def test_sdk_download_hits_the_redirect_and_leaks_the_key_if_it_follows(
-    emulator: Emulator, key: str, sdk: genai.Client
-) -> None:
-    """DESIGN facts 3 and 4, reproduced: the SDK alone cannot fetch the video safely."""
+def _video(sdk: genai.Client) -> types.Video:
     done = sdk.operations.get(operation=submit(sdk))
     assert done.result is not None and done.result.generated_videos
     video = done.result.generated_videos[0].video
     assert video is not None
+    return video
 
+
+def test_sdk_download_stops_at_the_redirect_unless_its_client_follows(
+    emulator: Emulator, key: str, sdk: genai.Client
+) -> None:
+    """DESIGN facts 3 and 4: a client that does not follow redirects meets the 302 (as
+    python-genai#1946 reports); one that follows gets the video, key kept on one origin."""
+    video = _video(sdk)
     with pytest.raises(errors.APIError) as caught:
         sdk.files.download(file=video)  # our client does not follow redirects
     assert caught.value.code == 302
+
+    following = httpx.Client(transport=emulator.transport(), follow_redirects=True)
+    with following:
+        data = sdk_client(key, emulator.api_base, following).files.download(file=video)
+    assert data == sample_clip()
     assert emulator.key_leaks == []
 
+
+def test_sdk_following_a_cross_origin_redirect_leaks_the_key(
+    emulator: Emulator, key: str, sdk: genai.Client
+) -> None:
+    emulator.default = Scenario.named("cross_origin_redirect")
+    video = _video(sdk)
     following = httpx.Client(transport=emulator.transport(), follow_redirects=True)
     with following, pytest.raises(errors.ClientError) as leaked:
         sdk_client(key, emulator.api_base, following).files.download(file=video)
@@ -265,9 +346,9 @@ def test_sdk_download_hits_the_redirect_and_leaks_the_key_if_it_follows(
 
 def test_model_comes_from_the_path(emulator: Emulator, sdk: genai.Client) -> None:
     op = sdk.models.generate_videos(
-        model="veo-3.0-fast-generate-001", source=types.GenerateVideosSource(prompt="a dog")
+        model="veo-3.1-fast-generate-001", source=types.GenerateVideosSource(prompt="a dog")
     )
     assert op.name is not None and op.name.startswith(
-        "models/veo-3.0-fast-generate-001/operations/"
+        "models/veo-3.1-fast-generate-001/operations/"
     )
-    assert emulator.operations[op.name].model == "veo-3.0-fast-generate-001"
+    assert emulator.operations[op.name].model == "veo-3.1-fast-generate-001"

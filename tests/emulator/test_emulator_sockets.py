@@ -63,8 +63,8 @@ def test_video_uri_and_redirect_name_the_sockets(api: Api, emulator: Emulator) -
         uri = sockets.video_uri()
         assert uri.startswith(f"{base_url}/v1beta/files/")
         location = sockets.location()
-        assert location.startswith(f"{emulator.download_base}/files/")
-        response = http.get(location)
+        assert location.startswith(f"{base_url}/download/v1beta/files/")
+        response = sockets.media(location)
         assert response.status_code == 200 and response.content == sample_clip()
         assert response.headers["content-type"] == "video/mp4"
 
@@ -74,17 +74,18 @@ def test_dropped_connection_over_sockets(
 ) -> None:
     emulator.default = Scenario(video_size=2 * MB, drop_at=MB)
     with emulator.serve(), httpx.Client() as http:
-        location = Api(http, emulator, api.key).location()
+        sockets = Api(http, emulator, api.key)
+        location = sockets.location()
         received = 0
         with (
             pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)),
-            http.stream("GET", location) as response,
+            http.stream("GET", location, headers=sockets.auth) as response,
         ):
             assert response.headers["content-length"] == str(2 * MB)
             for chunk in response.iter_raw():
                 received += len(chunk)
         assert received <= MB
-        assert len(http.get(location).content) == 2 * MB  # once only
+        assert len(sockets.media(location).content) == 2 * MB  # once only
 
         emulator.default = Scenario(video_size=2 * MB, drop_at=MB)
         dest = tmp_path / "clip.mp4"
@@ -93,17 +94,23 @@ def test_dropped_connection_over_sockets(
     assert emulator.key_leaks == []
 
 
+@pytest.mark.parametrize("ranges", [False, True], ids=["live-flow", "ranged_download"])
 def test_truncated_body_over_sockets(
-    api: Api, emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    api: Api,
+    emulator: Emulator,
+    make_adapter: AdapterFactory,
+    tmp_path: Path,
+    ranges: bool,
 ) -> None:
     # Past 1 MiB: the adapter hands bytes to the file in 1 MiB pieces and resumes from there.
-    emulator.default = Scenario(video_size=3 * MB, truncate_at=MB + MB // 2)
+    emulator.default = Scenario(video_size=3 * MB, truncate_at=MB + MB // 2, ranges=ranges)
     with emulator.serve(), httpx.Client() as http:
-        location = Api(http, emulator, api.key).location()
+        sockets = Api(http, emulator, api.key)
+        location = sockets.location()
         received = 0
         with (
             pytest.raises(httpx.RemoteProtocolError, match="incomplete|without sending complete"),
-            http.stream("GET", location) as response,
+            http.stream("GET", location, headers=sockets.auth) as response,
         ):
             for chunk in response.iter_raw():
                 received += len(chunk)
@@ -111,8 +118,11 @@ def test_truncated_body_over_sockets(
 
         dest = tmp_path / "clip.mp4"
         assert run_adapter(make_adapter, emulator.api_base, dest) == 3 * MB
-    # The adapter resumed with a range after the cut instead of starting over.
-    assert ("download", 206) in [(r.origin, r.status) for r in emulator.requests]
+    media = [r.status for r in emulator.requests if r.origin == "download"]
+    if ranges:  # the adapter resumed with a range after the cut instead of starting over
+        assert media[-2:] == [200, 206]
+    else:  # no ranges advertised: the same GET again, from the first byte
+        assert media[-2:] == [200, 200]
     assert emulator.key_leaks == []
 
 
@@ -120,13 +130,14 @@ def test_five_megabytes_over_sockets_with_ranges(
     api: Api, emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
 ) -> None:
     size = 5 * MB
-    emulator.default = Scenario(video_size=size)
+    emulator.default = Scenario.named("ranged_download", video_size=size)
     dest = tmp_path / "big.mp4"
     with emulator.serve() as base_url, httpx.Client() as http:
         assert run_adapter(make_adapter, base_url, dest) == size
-        location = Api(http, emulator, api.key).location()
-        whole = http.get(location).content
-        part = http.get(location, headers={"range": f"bytes={size - 1000}-"})
+        sockets = Api(http, emulator, api.key)
+        location = sockets.location()
+        whole = sockets.media(location).content
+        part = sockets.media(location, range=f"bytes={size - 1000}-")
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes {size - 1000}-{size - 1}/{size}"
     data = dest.read_bytes()
@@ -145,21 +156,36 @@ def test_permanent_download_error_over_sockets(
 
 
 def test_key_leak_over_sockets(api: Api, emulator: Emulator, key: str) -> None:
+    emulator.default = Scenario.named("cross_origin_redirect")
     with emulator.serve(), httpx.Client() as http:
         location = Api(http, emulator, api.key).location()
+        assert location.startswith(f"{emulator.download_base}/files/")
         assert http.get(location, headers={"x-goog-api-key": key}).status_code == 400
+        assert http.get(location).status_code == 200
     assert [leak.where for leak in emulator.key_leaks] == ["header x-goog-api-key"]
+
+
+def test_cross_origin_redirect_end_to_end_over_sockets(
+    emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+) -> None:
+    emulator.default = Scenario.named("cross_origin_redirect")
+    dest = tmp_path / "clip.mp4"
+    with emulator.serve() as base_url:
+        assert run_adapter(make_adapter, base_url, dest) == len(sample_clip())
+    assert dest.read_bytes() == sample_clip()
+    assert emulator.key_leaks == []
 
 
 def test_500_mb_over_sockets_in_flat_memory(api: Api, emulator: Emulator) -> None:
     size = 500 * MB
     emulator.default = Scenario(video_size=size, chunk_size=MB)
     with emulator.serve(), httpx.Client() as http:
-        location = Api(http, emulator, api.key).location()
+        sockets = Api(http, emulator, api.key)
+        location = sockets.location()
         tracemalloc.start()
         try:
             total = 0
-            with http.stream("GET", location) as response:
+            with http.stream("GET", location, headers=sockets.auth) as response:
                 for chunk in response.iter_raw():
                     total += len(chunk)
             _, peak = tracemalloc.get_traced_memory()
@@ -174,21 +200,22 @@ def test_slow_download_over_sockets_uses_the_injected_sleep(
 ) -> None:
     emulator.default = Scenario.named("slow_download")
     with emulator.serve(), httpx.Client() as http:
-        location = Api(http, emulator, api.key).location()
-        assert len(http.get(location).content) == 256 * 1024
+        sockets = Api(http, emulator, api.key)
+        assert len(sockets.media(sockets.location()).content) == 256 * 1024
     assert clock.sleeps and set(clock.sleeps) == {0.5}
 
 
 def test_client_going_away_mid_body_prints_nothing(
     api: Api, emulator: Emulator, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    emulator.default = Scenario(video_size=50 * MB)
+    emulator.default = Scenario.named("ranged_download", video_size=50 * MB)
     with emulator.serve(), httpx.Client() as http:
-        location = Api(http, emulator, api.key).location()
-        with http.stream("GET", location) as response:
+        sockets = Api(http, emulator, api.key)
+        location = sockets.location()
+        with http.stream("GET", location, headers=sockets.auth) as response:
             next(response.iter_raw())
         # Leaving the block closed the connection mid-body; the server must cope quietly.
-        assert http.get(location, headers={"range": "bytes=0-9"}).status_code == 206
+        assert sockets.media(location, range="bytes=0-9").status_code == 206
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 

@@ -46,7 +46,7 @@ def job_list(count: int, prompt_size: int) -> list[Veo3Job]:
             variant=f"v{i:05d}",
             prompt=f"{i}:" + "ü" * prompt_size,
             status=JobStatus.SUBMITTED,
-            operation_name=f"models/veo-3.0-generate-001/operations/op{i:09d}",
+            operation_name=f"models/veo-3.1-generate-001/operations/op{i:09d}",
             created_at="2025-01-01T00:00:00+00:00",
             updated_at="2025-01-01T00:00:00+00:00",
         )

@@ -68,7 +68,7 @@ _texts = st.text(max_size=10) | st.sampled_from(
         "/etc/passwd",
         *[s.value for s in JobStatus],
         *[c.value for c in ErrorCode],
-        "models/veo-3.0-generate-001/operations/abc",
+        "models/veo-3.1-generate-001/operations/abc",
         "https://evil.example/operations/x",
     ]
 )
@@ -90,7 +90,7 @@ _valid_jobs = st.builds(
     prompt=st.text(max_size=10),
     status=st.sampled_from(JobStatus),
     operation_name=st.sampled_from(
-        ["", "models/veo-3.0-generate-001/operations/abc123", "operations/x", "../x"]
+        ["", "models/veo-3.1-generate-001/operations/abc123", "operations/x", "../x"]
     ),
     error_message=st.sampled_from(["", *[c.value for c in ErrorCode]]),
     clip_bytes=st.integers(min_value=0, max_value=2**40),

@@ -41,12 +41,11 @@ from veo3_adapter import (
     read_jobs_json,
     write_jobs_json,
 )
-from veo3_adapter.emulator import DEFAULT_API_BASE, DEFAULT_DOWNLOAD_BASE, Side
+from veo3_adapter.emulator import DEFAULT_API_BASE, Side
 from veo3_adapter.store import job_to_dict, journal_path
 
 API_HOST = httpx.URL(DEFAULT_API_BASE).host
-DOWNLOAD_HOST = httpx.URL(DEFAULT_DOWNLOAD_BASE).host
-GOOD_OP = "models/veo-3.0-generate-001/operations/abc123def456"
+GOOD_OP = "models/veo-3.1-generate-001/operations/abc123def456"
 
 
 class Rig:
@@ -275,7 +274,7 @@ def test_a_hostile_operation_name_from_the_server_is_never_requested(
 
     assert (jobs["evil"].status, jobs["evil"].error_message) == (JobStatus.FAILED, "poll_failed")
     assert jobs["good"].status is JobStatus.DOWNLOADED
-    assert {sent.host for sent in rig.wire.sent} == {API_HOST, DOWNLOAD_HOST}  # the good clip's
+    assert {sent.host for sent in rig.wire.sent} == {API_HOST}  # the good clip's two hops
     assert not any("evil" in sent.url for sent in rig.wire.sent)
     rig.assert_key_only_to_the_api()
 
@@ -324,7 +323,7 @@ def test_hostile_video_uri_fails_its_job_sends_no_key_and_writes_nothing_outside
     clip = expected_clip(rig.emulator, good.operation_name)
     assert (out / "veo3" / "good.mp4").read_bytes() == clip
     rig.assert_key_only_to_the_api()
-    assert {sent.host for sent in rig.wire.sent} == {API_HOST, DOWNLOAD_HOST}  # the good clip's
+    assert {sent.host for sent in rig.wire.sent} == {API_HOST}  # the good clip's two hops
     assert not any(FILE in sent.url for sent in rig.wire.sent)
     assert _outside(tmp_path, out, before) == set()
 

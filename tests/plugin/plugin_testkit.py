@@ -23,7 +23,7 @@ ENV_VARIABLES = (
     "VEO3_BODY_THRESHOLD",
 )
 API = "https://generativelanguage.googleapis.com"
-OPERATIONS = f"{API}/v1beta/models/veo-3.0-generate-001/operations"
+OPERATIONS = f"{API}/v1beta/models/veo-3.1-generate-001/operations"
 BODY_REF = "veo3-body-file:"
 _URL_SAFE = string.ascii_letters + string.digits + "-_"
 
@@ -67,7 +67,8 @@ def files_under(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file())
 
 
-PIPELINE_TEST = """
+PIPELINE_PROMPT = "a paper boat on a rainy street"
+PIPELINE_TEST = f"""
 from __future__ import annotations
 
 from veo3_adapter import JobStatus, Veo3Orchestrator
@@ -77,7 +78,7 @@ from veo3_adapter.mp4 import is_mp4_file
 def test_pipeline(recorded_veo3, tmp_path):
     # poll_interval=0: recording talks to a real server in real time.
     orchestrator = Veo3Orchestrator(recorded_veo3, tmp_path, poll_interval=0)
-    [job] = orchestrator.run({"intro": "a paper boat on a rainy street"})
+    [job] = orchestrator.run({{"intro": "{PIPELINE_PROMPT}"}})
     assert job.status is JobStatus.DOWNLOADED, job
     assert is_mp4_file(orchestrator.clip_path("intro"))
 """

@@ -8,7 +8,14 @@ import textwrap
 import pytest
 from plugin_testkit import run_subprocess
 
-_HEAVY = ("google.genai", "vcr", "pytest_veo3.cassette")
+_HEAVY = (
+    "google.genai",
+    "vcr",
+    "pytest_veo3.cassette",
+    "pytest_veo3._scrub",
+    "pytest_veo3._bodies",
+    "pytest_veo3._replay",
+)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from plugin_testkit import copy_builtin
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES
-from veo3_adapter import Outcome
+from veo3_adapter import FakeOutcomeKind
 
 
 def test_markers_are_listed_with_their_signatures(pytester: pytest.Pytester) -> None:
@@ -24,7 +24,7 @@ def test_markers_are_listed_with_their_signatures(pytester: pytest.Pytester) -> 
     for name in SCENARIO_CASSETTES:  # the help names every built-in scenario
         assert name in cassette_help
     [fake_help] = [line for line in result.stdout.lines if "mark.veo3_fake(" in line]
-    for outcome in Outcome:
+    for outcome in FakeOutcomeKind:
         assert f"'{outcome.value}'" in fake_help
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+from pathlib import Path
 
+import httpx
 import pytest
 from plugin_testkit import (
     BODY_REF,
+    PIPELINE_PROMPT,
     PIPELINE_TEST,
     body_refs,
     files_under,
@@ -15,7 +18,10 @@ from plugin_testkit import (
     run_subprocess,
 )
 
+from pytest_veo3.scenarios import as_received
+from veo3_adapter import Veo3Orchestrator
 from veo3_adapter.audit import audit_paths
+from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
@@ -68,6 +74,34 @@ def test_record_against_the_emulator_then_replay_offline(
     replayed.stdout.fnmatch_lines([f"veo3: record mode none, cassettes in {directory}"])
 
 
+def test_provenance_is_kept_by_once_and_replaced_by_all(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST)
+    cassette = pytester.path / "tests" / "cassettes" / "test_pipeline.yaml"
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    first, second = Emulator(api_key=canary), Emulator(api_key=canary)
+    with first.serve() as first_url, second.serve() as second_url:
+        for mode, base_url, recorded_from in (
+            ("once", first_url, first_url),
+            # The cassette exists: "once" replays it, and neither asks nor rewrites anything.
+            ("once", second_url, first_url),
+            ("all", second_url, second_url),
+        ):
+            result = pytester.runpytest_inprocess(
+                f"--veo3-record-mode={mode}", f"--veo3-base-url={base_url}"
+            )
+            result.assert_outcomes(passed=1)
+            provenance = load_cassette(cassette)["metadata"]["veo3"]
+            assert provenance["base_url"] == recorded_from
+            assert provenance["source"] == f"server at {recorded_from}"
+            if mode == "once" and base_url == second_url:
+                assert second.requests == []
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    pytester.runpytest_inprocess().assert_outcomes(passed=1)
+
+
 def test_shrink_stores_the_small_sample_instead_of_the_video(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
 ) -> None:
@@ -114,13 +148,15 @@ def test_body_threshold_moves_json_bodies_to_files_and_identical_bodies_are_stor
     result.assert_outcomes(passed=2)
     directory = pytester.path / "tests" / "cassettes"
     refs = body_refs(directory / "test_pipeline.yaml") + body_refs(directory / "test_again.yaml")
-    json_refs = [ref for ref in refs if ref.endswith(".json")]
-    # Submit, three polls, the download's re-read: 5 JSON answers per cassette, all in files.
-    assert len(json_refs) == 10
-    for ref in set(json_refs):
-        assert "operations/" in json.loads((directory / ref).read_text())["name"]
+    answers = {ref: json.loads((directory / ref).read_text()) for ref in refs if ".json" in ref}
+    operation_refs = [
+        ref for ref in refs if "operations/" in str(answers.get(ref, {}).get("name", ""))
+    ]
+    # Submit, three polls, the download's re-read: 5 operation answers per cassette, all in
+    # files (beside them, the download redirect's JSON body when the server sends one).
+    assert len(operation_refs) == 10
     # The submit answer equals the "running" polls' answer, the done answers are equal too.
-    assert len(set(json_refs)) == 4
+    assert len(set(operation_refs)) == 4
     # Both downloads got the same sample clip: one file, two references.
     mp4_refs = [ref for ref in refs if ref.endswith(".mp4")]
     assert len(mp4_refs) == 2
@@ -161,3 +197,65 @@ def test_the_key_value_is_scrubbed_wherever_it_appears(
         {"prompt": "a cat, REDACTED"}
     ]
     assert canary not in cassette.read_text()
+
+
+def test_a_one_character_key_records_every_body_as_the_emulator_served_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A key too short to be a real one ("any value works" against the emulator) is never
+    replaced literally: operation names and the video keep every letter ``x``."""
+    key, seed, scenario = "x", 8, Scenario(running_polls=1)
+    emulator = Emulator(api_key=key, default=scenario, seed=seed)
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST)
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    with emulator.serve() as base_url:
+        download_base = emulator.download_base
+        recorded = run_subprocess(
+            pytester, "--veo3-record-mode=once", f"--veo3-base-url={base_url}"
+        )
+    recorded.assert_outcomes(passed=1)
+    assert emulator.key_leaks == []
+
+    # What the emulator served, answer for answer: its twin (same seed, same origins) asked
+    # the same questions by the same adapter and orchestrator.
+    twin = Emulator(
+        api_key=key, default=scenario, seed=seed, api_base=base_url, download_base=download_base
+    )
+    served: list[tuple[int, bytes]] = []
+    receive = as_received(twin.transport())
+
+    def capture(request: httpx.Request) -> httpx.Response:
+        response = receive(request)
+        served.append((response.status_code, response.content))
+        return response
+
+    with httpx.Client(transport=httpx.MockTransport(capture)) as client:
+        adapter = gemini_adapter(
+            key, base_url=base_url, http_client=client, profile=LOCAL_PROFILE, sleep=lambda _s: None
+        )
+        Veo3Orchestrator(adapter, tmp_path, poll_interval=0, sleep=lambda _s: None).run(
+            {"intro": PIPELINE_PROMPT}
+        )
+    assert twin.operations.keys() == emulator.operations.keys()
+
+    directory = pytester.path / "tests" / "cassettes"
+    stored = [
+        (i["response"]["status"]["code"], _body(directory, i["response"]["body"]["string"]))
+        for i in load_cassette(directory / "test_pipeline.yaml")["interactions"]
+    ]
+    assert stored == served
+    # The check means something: the video served holds the letter a literal scrub hits.
+    assert b"x" in sample_clip()
+    assert (200, sample_clip()) in served
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    replayed = pytester.runpytest_inprocess()
+    replayed.assert_outcomes(passed=1)
+
+
+def _body(directory: Path, recorded: str | bytes) -> bytes:
+    """A recorded body as bytes, read from its body file when it is stored in one."""
+    data = recorded.encode() if isinstance(recorded, str) else recorded
+    if data.startswith(BODY_REF.encode()):
+        return (directory / data[len(BODY_REF) :].decode()).read_bytes()
+    return data

@@ -20,7 +20,7 @@ from veo3_adapter import JobStatus, Veo3Job
 @pytest.mark.veo3_cassette("success")
 def test_unmatched(recorded_veo3):
     job = Veo3Job("intro", "a cat", status=JobStatus.SUBMITTED,
-                  operation_name="models/veo-3.0-generate-001/operations/zzzzzzzzzzzz")
+                  operation_name="models/veo-3.1-generate-001/operations/zzzzzzzzzzzz")
     recorded_veo3.poll_job(job)
 """
 
@@ -80,7 +80,7 @@ def test_asking_more_often_than_recorded_says_everything_was_played(
         [
             "E * veo3: cassette */rai_filtered.yaml has no unplayed answer for "
             "POST https://generativelanguage.googleapis.com/v1beta/models/"
-            "veo-3.0-generate-001:predictLongRunning",
+            "veo-3.1-generate-001:predictLongRunning",
             "E * every matching recorded request has been played already*",
             "E * to re-record: *",
         ]

@@ -50,7 +50,7 @@ def test_scenario_cassette_end_to_end(
 
     [job] = jobs
     assert (job.status.value, job.error_message) == (spec.status, spec.error_message)
-    assert job.operation_name.startswith("models/veo-3.0-generate-001/operations/")
+    assert job.operation_name.startswith("models/veo-3.1-generate-001/operations/")
     clip = orchestrator.clip_path(spec.name)
     if job.status is JobStatus.DOWNLOADED:
         assert is_mp4_file(clip)

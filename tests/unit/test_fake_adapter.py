@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+import veo3_adapter
 from veo3_adapter import (
+    DEFAULT_MODEL,
     DownloadError,
     FakeOutcome,
+    FakeOutcomeKind,
     FakeVeo3Adapter,
     GeminiVeo3Adapter,
     GenerationOptions,
@@ -36,6 +39,21 @@ def test_submit_returns_submitted_job_with_unique_operation_names() -> None:
     assert first.options.aspect_ratio == "16:9" and second.options.aspect_ratio == "9:16"
     assert fake.operations == [first.operation_name, second.operation_name]
     assert [c.variant for c in fake.calls_to("submit_job")] == ["a", "a"]
+
+
+def test_the_fake_defaults_to_the_packages_model_and_names_operations_after_it() -> None:
+    fake = FakeVeo3Adapter()
+    job = fake.submit_job("a", "a cat")
+    assert job.options.model == DEFAULT_MODEL
+    assert job.operation_name.startswith(f"models/{DEFAULT_MODEL}/operations/")
+    other = fake.submit_job("b", "a dog", GenerationOptions(model="veo-3.1-fast-generate-001"))
+    assert other.operation_name.startswith("models/veo-3.1-fast-generate-001/operations/")
+
+
+def test_outcome_kinds_have_a_specific_name_and_the_old_one_still_imports() -> None:
+    assert FakeOutcome.success().outcome is FakeOutcomeKind.SUCCESS
+    assert "Outcome" not in veo3_adapter.__all__
+    assert veo3_adapter.Outcome is FakeOutcomeKind  # deprecated alias
 
 
 def test_success_after_scripted_polls_then_download_writes_mp4(tmp_path: Path) -> None:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from veo3_adapter import (
+    ConfigurationError,
     DownloadError,
     FakeOutcome,
     FakeVeo3Adapter,
     GenerationOptions,
+    InvalidJobError,
+    InvalidPromptError,
     InvalidVariantError,
     JobsFileError,
     JobsFileNotFoundError,
     JobStatus,
     OutputDirInUseError,
     PollError,
+    Veo3Error,
     Veo3GenerationError,
     Veo3Job,
     Veo3Orchestrator,
@@ -189,11 +195,32 @@ def test_invalid_variant_refused_before_anything_is_written(
         orch.clip_path(variant)
 
 
-@pytest.mark.parametrize("prompt", ["", "   "])
-def test_empty_prompt_refused(tmp_path: Path, fake_clock: FakeClock, prompt: str) -> None:
+@pytest.mark.parametrize("prompt", ["", "   ", None, 7])
+def test_empty_prompt_refused(tmp_path: Path, fake_clock: FakeClock, prompt: Any) -> None:
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match="'a'"):
+    with pytest.raises(InvalidPromptError, match="'a'"):
         make(FakeVeo3Adapter(), out, fake_clock).run({"a": prompt})
+    assert not out.exists()
+
+
+BAD_INPUT: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
+    "variant": ({"a/b": "p"}, None),
+    "empty prompt": ({"a": " "}, None),
+    "prompt not text": ({"a": b"bytes"}, None),
+    "prompt UTF-8 cannot hold": ({"a": "x\udc80"}, None),
+    "option UTF-8 cannot hold": ({"a": "p"}, {"a": GenerationOptions(model="m\ud800")}),
+    "options without a prompt": ({"a": "p"}, {"b": GenerationOptions()}),
+}
+
+
+@pytest.mark.parametrize(("prompts", "options"), BAD_INPUT.values(), ids=list(BAD_INPUT))
+def test_bad_input_is_an_invalid_job_error_never_a_bare_value_error(
+    tmp_path: Path, fake_clock: FakeClock, prompts: dict[str, Any], options: Any
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as info:
+        make(FakeVeo3Adapter(), out, fake_clock).run(prompts, options=options)
+    assert isinstance(info.value, InvalidJobError) and isinstance(info.value, Veo3Error)
     assert not out.exists()
 
 
@@ -206,8 +233,10 @@ def test_options_for_unknown_variant_refused(tmp_path: Path, fake_clock: FakeClo
 
 
 def test_negative_settings_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError):
         Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, timeout=-1)
+    with pytest.raises(ValueError):
+        Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, poll_interval=-1)
 
 
 def test_empty_batch_does_nothing(tmp_path: Path, fake_clock: FakeClock) -> None:
@@ -479,3 +508,50 @@ def test_created_at_survives_submit(tmp_path: Path, fake_clock: FakeClock) -> No
     assert job.created_at == "2025-01-01T00:00:00+00:00"
     assert job.updated_at > job.created_at
     assert read_jobs_json(orch.jobs_path)[0].created_at == job.created_at
+
+
+class StampingPort(FakeVeo3Adapter):
+    """A backend that stamps its own times and answers with text UTF-8 cannot hold."""
+
+    def submit_job(
+        self, variant: str, prompt: str, options: GenerationOptions | None = None
+    ) -> Veo3Job:
+        job = super().submit_job(variant, prompt, options)
+        return dataclasses.replace(job, created_at="1999-01-01", updated_at="1999-01-01")
+
+    def poll_job(self, job: Veo3Job) -> Veo3Job:
+        polled = super().poll_job(job)
+        return dataclasses.replace(polled, updated_at="1999-01-02")
+
+
+def test_the_orchestrator_owns_the_time_stamps(tmp_path: Path, fake_clock: FakeClock) -> None:
+    stamps = iter(f"2025-01-01T00:00:{i:02d}+00:00" for i in range(60))
+    orch = Veo3Orchestrator(
+        StampingPort(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock, now=lambda: next(stamps)
+    )
+    (job,) = orch.run({"a": "p"})
+    assert job.created_at == "2025-01-01T00:00:00+00:00"
+    assert job.updated_at.startswith("2025-01-01T00:00:") and job.updated_at > job.created_at
+    assert read_jobs_json(orch.jobs_path) == [job]
+
+
+def test_the_default_time_stamps_are_utc_iso_seconds(tmp_path: Path, fake_clock: FakeClock) -> None:
+    orch = Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
+    (job,) = orch.run({"a": "p"})
+    for stamp in (job.created_at, job.updated_at):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", stamp), stamp
+
+
+def test_text_from_the_backend_that_utf8_cannot_hold_is_stored_not_raised(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    # A server's JSON can carry "\\ud800"; jobs.json (UTF-8) cannot, and run() must not crash.
+    fake = FakeVeo3Adapter(
+        {"a": FakeOutcome.generation_failed("broken \ud800 reason")},
+        options=GenerationOptions(negative_prompt="blur \udfff"),  # the backend's own setting
+    )
+    orch = make(fake, tmp_path, fake_clock)
+    a, b = orch.run({"a": "p", "b": "q"})
+    assert (a.status, a.error_detail) == (JobStatus.FAILED, "broken ? reason")
+    assert b.status is JobStatus.DOWNLOADED and b.options.negative_prompt == "blur ?"
+    assert read_jobs_json(orch.jobs_path) == [a, b]

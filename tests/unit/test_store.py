@@ -25,8 +25,8 @@ from veo3_adapter import (
 )
 from veo3_adapter.store import JOBS_FILE_VERSION, job_to_dict
 
-OP_A = "models/veo-3.0-generate-001/operations/aaaaaaaaaaaa"
-OP_B = "models/veo-3.0-generate-001/operations/bbbbbbbbbbbb"
+OP_A = "models/veo-3.1-generate-001/operations/aaaaaaaaaaaa"
+OP_B = "models/veo-3.1-generate-001/operations/bbbbbbbbbbbb"
 
 
 def sample_jobs() -> list[Veo3Job]:

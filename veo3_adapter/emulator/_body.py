@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Iterable, Iterator
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, Protocol
+
+import google_crc32c
 
 from ..mp4 import iter_mp4, sample_clip
+from ._wire import Cut, CutKind
 
-__all__ = ["ByteRange", "iter_video", "parse_range", "slice_chunks"]
+__all__ = ["ByteRange", "crc32c_of", "iter_video", "parse_range", "served_body", "slice_chunks"]
+
+
+class _Crc32c(Protocol):
+    def update(self, chunk: bytes) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+# google-crc32c ships without annotations; this is the part of it used here, typed.
+_new_crc32c: Callable[[], _Crc32c] = google_crc32c.Checksum
 
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -73,3 +86,37 @@ def parse_range(header: str | None, size: int) -> ByteRange | Literal[False] | N
     if start >= size:
         return False
     return (start, min(end, size - 1))
+
+
+def crc32c_of(chunks: Iterable[bytes]) -> str:
+    """The ``X-Goog-Hash`` value of a body: ``crc32c=`` and the big-endian CRC in base64."""
+    checksum = _new_crc32c()
+    for chunk in chunks:
+        checksum.update(chunk)
+    return "crc32c=" + base64.b64encode(checksum.digest()).decode("ascii")
+
+
+def served_body(
+    chunks: Iterable[bytes],
+    *,
+    expected: int,
+    delay: float | None,
+    sleep: Callable[[float], None],
+    cut: tuple[int, CutKind] | None,
+) -> Iterator[bytes | Cut]:
+    """``chunks`` as a response body: ``delay`` between chunks, ended by ``cut`` if given.
+
+    ``cut`` is (bytes to send, how the connection ends); ``expected`` is the announced length.
+    """
+    sent = 0
+    for index, chunk in enumerate(chunks):
+        if delay and index:
+            sleep(delay)
+        if cut is not None and sent + len(chunk) >= cut[0]:
+            piece = chunk[: cut[0] - sent]
+            if piece:
+                yield piece
+            yield Cut(cut[1], sent + len(piece), expected)
+            return
+        yield chunk
+        sent += len(chunk)

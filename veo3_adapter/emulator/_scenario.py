@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from ..mp4 import mp4_size_floor, sample_clip
 
-__all__ = ["DEFAULT_RAI_REASON", "SCENARIO_NAMES", "SCENARIOS", "Scenario"]
+__all__ = ["DEFAULT_RAI_REASON", "QUOTAS", "SCENARIO_NAMES", "SCENARIOS", "Quota", "Scenario"]
 
 # Verbatim from googleapis/js-genai#1272 (DESIGN.md, "The wire").
 DEFAULT_RAI_REASON = (
@@ -27,18 +27,28 @@ def _check_status(name: str, status: int, low: int = 400) -> None:
         raise ValueError(f"Scenario.{name}: {status} is not an HTTP status from {low} to 599")
 
 
+Quota = Literal["per_minute", "per_day"]
+"""Which quota a 429 says was exceeded."""
+QUOTAS: tuple[Quota, ...] = ("per_minute", "per_day")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
-    """A script for one operation; the defaults describe a plain success.
+    """A script for one operation; the defaults describe a plain success, as recorded live.
 
     Submit: ``submit_status`` refuses the submit (each refused submit consumes its scenario).
     Poll: ``poll_failures`` are answered first, one per poll, then ``running_polls`` polls say
     "running", then the operation is done with ``operation_error``, ``rai_reasons`` or a video.
-    Download, API origin: ``download_status`` answers every request; after ``file_ttl``
+    An API 429 names the ``quota`` exceeded and asks, in its body only, to retry in
+    ``retry_after`` seconds; the media server's 429 and 503 say so in ``Retry-After``.
+    Download, first hop: ``download_status`` answers every request; after ``file_ttl``
     seconds (emulator clock, from when a poll first reported done) the file is gone (404).
-    Download, download origin: ``download_failures`` are answered first, one per GET; the
-    first ``truncate_times`` bodies stop after ``truncate_at`` bytes (clean close), the first
-    body breaks after ``drop_at`` bytes (reset); ``slow_chunk_delay`` sleeps between chunks.
+    Otherwise a 302 to the media server: on the API origin, key required (the live flow), or
+    with ``cross_origin`` on the second origin, signed URL, no key taken. The media server
+    honours ``Range`` (and says so) only with ``ranges``. It answers ``download_failures``
+    first, one per GET; the first ``truncate_times`` bodies stop after ``truncate_at`` bytes
+    (clean close), the first body breaks after ``drop_at`` bytes (reset);
+    ``slow_chunk_delay`` sleeps between chunks.
     """
 
     running_polls: int = 0
@@ -46,7 +56,10 @@ class Scenario:
     rai_reasons: tuple[str, ...] | None = None
     poll_failures: tuple[int, ...] = ()
     submit_status: int | None = None
+    quota: Quota = "per_minute"
     download_status: int | None = None
+    cross_origin: bool = False
+    ranges: bool = False
     download_failures: tuple[int, ...] = ()
     file_ttl: float | None = None
     truncate_at: int | None = None
@@ -55,7 +68,7 @@ class Scenario:
     slow_chunk_delay: float | None = None
     video_size: int | None = None
     chunk_size: int = 64 * 1024
-    retry_after: int = 1
+    retry_after: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("running_polls", "truncate_times", "retry_after"):
@@ -65,6 +78,8 @@ class Scenario:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"Scenario.{name} must not be negative")
+        if self.quota not in QUOTAS:
+            raise ValueError(f"Scenario.quota must be one of {', '.join(QUOTAS)}")
         if self.chunk_size < 1:
             raise ValueError("Scenario.chunk_size must be at least 1")
         if self.operation_error is not None and self.rai_reasons is not None:
@@ -113,15 +128,23 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
         "download_not_found": Scenario(download_status=404),
         "download_forbidden": Scenario(download_status=403),
         "download_server_error": Scenario(download_failures=(500, 503)),
-        "rate_limited": Scenario(poll_failures=(429,)),
+        "rate_limited": Scenario(poll_failures=(429,), retry_after=1.25),
         "truncated_download": Scenario(truncate_at=1024),
         "expired": Scenario(file_ttl=0.0),
         "slow_download": Scenario(
             video_size=256 * 1024, chunk_size=32 * 1024, slow_chunk_delay=0.5
         ),
         "dropped_connection": Scenario(drop_at=1024),
+        "cross_origin_redirect": Scenario(cross_origin=True, ranges=True),
+        "ranged_download": Scenario(ranges=True),
+        "quota_exhausted_daily": Scenario(submit_status=429, quota="per_day"),
     }
 )
-"""Named scenarios: the failure modes a Veo client meets, one each."""
+"""Named scenarios: the failure modes a Veo client meets, one each.
+
+``cross_origin_redirect`` and ``ranged_download`` are defences the live flow does not need
+today: a redirect to another origin (the key must not follow) and a media server that
+resumes with ranges.
+"""
 
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)

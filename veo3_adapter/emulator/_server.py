@@ -1,4 +1,4 @@
-"""The emulator on loopback sockets: two threaded HTTP/1.1 servers, one per origin."""
+"""Loopback sockets for the emulator: two threaded HTTP/1.1 servers, one per origin."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import socket
 import socketserver
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
+from urllib.parse import urlsplit
 
-from ._wire import Cut, CutKind, Side
+from ._wire import Cut, CutKind, Reply, Responder, framed, side_for
 
-if TYPE_CHECKING:
-    from ._core import Emulator
-
-__all__ = ["serve", "serve_forever"]
+__all__ = ["serve"]
 
 logger = logging.getLogger("veo3_adapter.emulator")
 
@@ -45,24 +43,42 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(411, "Length Required")  # our clients always send Content-Length
             return
         body = self.rfile.read(int(length)) if length.isdigit() and int(length) > 0 else b""
-        reply = server.emulator.handle(
-            server.side, self.command, self.path, list(self.headers.items()), body
+        target = self.path if "://" in self.path else server.url + self.path
+        side = side_for(urlsplit(target).path, on_api_origin=server.is_api)
+        reply = server.responder.handle(
+            side, self.command, target, list(self.headers.items()), body
         )
         try:
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            for item in reply.chunks():
-                if isinstance(item, Cut):
-                    self._cut(item, server)
-                    return
-                self.wfile.write(item)
+            self._send(reply, server)
         except OSError as exc:  # the client went away mid-body; nothing to answer
             logger.debug("emulator: %s %s: client gone (%s)", self.command, self.path, exc)
             self.close_connection = True
         finally:
             reply.close()
+
+    def _send(self, reply: Reply, server: _Server) -> None:
+        headers = framed(reply, self.command)
+        self.log_request(reply.status)
+        self.send_response_only(reply.status)
+        if not any(name.lower() == "server" for name, _ in headers):
+            self.send_header("Server", self.version_string())
+        self.send_header("Date", self.date_time_string())
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        chunked = any(name.lower() == "transfer-encoding" for name, _ in headers)
+        for item in reply.chunks():
+            if isinstance(item, Cut):
+                self._cut(item, server)
+                return
+            if chunked and item:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(item), item))
+            elif not chunked:
+                self.wfile.write(item)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _cut(self, cut: Cut, server: _Server) -> None:
         self.close_connection = True
@@ -82,11 +98,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], emulator: Emulator, side: Side, family: int
+        self, address: tuple[str, int], responder: Responder, is_api: bool, family: int
     ) -> None:
         self.address_family = family
-        self.emulator = emulator
-        self.side = side
+        self.responder = responder
+        self.is_api = is_api
+        self.role = "api" if is_api else "download"
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._dropped: set[socket.socket] = set()
@@ -110,7 +127,7 @@ class _Server(ThreadingHTTPServer):
         worker = threading.Thread(
             target=self.process_request_thread,
             args=(request, client_address),
-            name=f"veo3-emulator-{self.side.value}",
+            name=f"veo3-emulator-{self.role}",
             daemon=True,
         )
         with self._conn_lock:
@@ -151,14 +168,14 @@ class _Server(ThreadingHTTPServer):
 
 
 def _start(
-    emulator: Emulator, side: Side, host: str, port: int
+    responder: Responder, is_api: bool, host: str, port: int
 ) -> tuple[_Server, threading.Thread]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    server = _Server((host, port), emulator, side, family)
+    server = _Server((host, port), responder, is_api, family)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": _POLL_INTERVAL},
-        name=f"veo3-emulator-{side.value}-accept",
+        name=f"veo3-emulator-{server.role}-accept",
         daemon=True,
     )
     thread.start()
@@ -166,48 +183,22 @@ def _start(
 
 
 @contextlib.contextmanager
-def serve(emulator: Emulator, *, host: str, port: int, download_port: int) -> Iterator[str]:
-    """Run both origins on ``host``; yield the API base URL; stop both on exit."""
+def serve(
+    responder: Responder, *, host: str, port: int, download_port: int
+) -> Iterator[tuple[str, str]]:
+    """Run the API origin and the second origin on ``host``; yield both base URLs.
+
+    Both servers stop on exit, open connections included.
+    """
     if port and port == download_port:
         raise ValueError("the API and download origins need different ports")
     started: list[tuple[_Server, threading.Thread]] = []
     try:
-        started.append(_start(emulator, Side.API, host, port))
-        started.append(_start(emulator, Side.DOWNLOAD, host, download_port))
+        started.append(_start(responder, True, host, port))
+        started.append(_start(responder, False, host, download_port))
         (api, _), (download, _) = started
-        previous = emulator._attach(api.url, download.url)
-        try:
-            logger.info("emulator: API at %s, downloads at %s", api.url, download.url)
-            yield api.url
-        finally:
-            emulator._detach(previous)
+        yield api.url, download.url
     finally:
         for server, thread in started:
             server.stop()
             thread.join(_JOIN_TIMEOUT)
-
-
-def serve_forever(
-    emulator: Emulator | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    download_port: int = 0,
-    stop: threading.Event | None = None,
-    ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve until ``stop`` is set (or the process is interrupted), then shut down cleanly.
-
-    Builds an ``Emulator()`` that accepts any key unless one is given. ``ready`` is called
-    with the API base URL once both origins listen. Output goes through ``logging`` only.
-    """
-    from ._core import Emulator
-
-    emulator = emulator if emulator is not None else Emulator()
-    stop = stop if stop is not None else threading.Event()
-    with emulator.serve(host, port, download_port) as base_url:
-        logger.info("Veo emulator serving the Gemini API at %s", base_url)
-        if ready is not None:
-            ready(base_url)
-        stop.wait()
-    logger.info("Veo emulator stopped")

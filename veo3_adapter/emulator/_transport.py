@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 import httpx
 
-from ._wire import Cut, CutKind, Reply
-
-if TYPE_CHECKING:
-    from ._core import Emulator
+from ._wire import Cut, CutKind, Reply, Responder, framed
 
 __all__ = ["EmulatorTransport"]
 
@@ -39,13 +35,14 @@ class _ReplyStream(httpx.SyncByteStream):
 
 
 class EmulatorTransport(httpx.BaseTransport):
-    """Routes by origin to the emulator's API or download side; other hosts do not exist."""
+    """Routes each request to the emulator's API or media server; other hosts do not exist."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Responder) -> None:
         self._emulator = emulator
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        side = self._emulator.side_of(request.url)
+        url = str(request.url)
+        side = self._emulator.side_of(url)
         if side is None:
             raise httpx.ConnectError(
                 f"[Errno -2] Name or service not known: {request.url.host} "
@@ -56,7 +53,7 @@ class EmulatorTransport(httpx.BaseTransport):
         reply = self._emulator.handle(
             side,
             request.method,
-            request.url.raw_path.decode("ascii"),
+            url,
             request.headers.multi_items(),
             body,
         )
@@ -66,7 +63,7 @@ class EmulatorTransport(httpx.BaseTransport):
             phrase = b""
         return httpx.Response(
             reply.status,
-            headers=reply.headers,
+            headers=framed(reply, request.method),
             stream=_ReplyStream(reply),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": phrase},
         )

@@ -1,27 +1,71 @@
-"""What the core answers with, and the Google error bodies it answers in."""
+"""What the emulator answers with, the headers Google's servers send, and its error bodies.
+
+The server side of the wire: header names and values here are written as the live service
+sends them, independently of what the adapter expects to receive.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
+    "API_KEY_HEADER",
+    "MEDIA_PREFIX",
     "Cut",
     "CutKind",
     "KeyLeak",
     "Reply",
     "RequestRecord",
+    "Responder",
     "Side",
+    "echoed",
+    "framed",
     "google_error",
     "json_reply",
+    "side_for",
     "text_reply",
 ]
 
-_JSON_TYPE = "application/json; charset=UTF-8"
+API_KEY_HEADER = "x-goog-api-key"
+"""Where the Gemini API reads its key (the ``?key=`` parameter is not taken here)."""
+
+MEDIA_PREFIX = "/download/"
+"""Paths under this prefix on the API origin are answered by the media server."""
+
+# Every JSON answer of the API front end, as recorded live; the body is sent chunked.
+_JSON_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Type", "application/json; charset=UTF-8"),
+    ("Vary", "Origin"),
+    ("Vary", "X-Origin"),
+    ("Vary", "Referer"),
+    ("Server", "scaffolding on HTTPServer2"),
+    ("X-XSS-Protection", "0"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+MEDIA_SERVER = ("Server", "UploadServer")
+"""The media server's ``Server`` header."""
+
+# Request headers a redirect does not echo: framing, routing and its own content type.
+_NOT_ECHOED = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+    }
+)
 
 # google.rpc.Code names and the messages Google's front end uses for them.
 _GOOGLE_STATUS: dict[int, tuple[str, str]] = {
@@ -49,10 +93,21 @@ _GOOGLE_STATUS: dict[int, tuple[str, str]] = {
 
 
 class Side(StrEnum):
-    """Which of the two emulated origins a request reached."""
+    """Which emulated server answered: the JSON API, or the media server behind downloads.
+
+    The media server is reached on the API origin under ``/download/`` (the recorded flow),
+    or on the second origin when a scenario redirects there.
+    """
 
     API = "api"
     DOWNLOAD = "download"
+
+
+def side_for(path: str, *, on_api_origin: bool) -> Side:
+    """The server that answers ``path`` on the API origin or on the second origin."""
+    if on_api_origin and not path.startswith(MEDIA_PREFIX):
+        return Side.API
+    return Side.DOWNLOAD
 
 
 class CutKind(Enum):
@@ -73,7 +128,10 @@ class Cut:
 
 @dataclass
 class Reply:
-    """One response: status, headers, and body chunks that may end with a ``Cut``."""
+    """One response: status, headers, and body chunks that may end with a ``Cut``.
+
+    A reply without ``Content-Length`` goes out chunked (``framed``).
+    """
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -91,7 +149,11 @@ class Reply:
 
 
 class RequestRecord(NamedTuple):
-    """One request the emulator answered; no header or query values, so no key."""
+    """One request the emulator answered; no header or query values, so no key.
+
+    ``origin`` names the server that answered (``Side``): "api", or "download" for the
+    media server wherever it was reached.
+    """
 
     origin: str
     method: str
@@ -100,25 +162,57 @@ class RequestRecord(NamedTuple):
 
 
 class KeyLeak(NamedTuple):
-    """A request that brought the API key to the download origin; the key is not stored."""
+    """A request that brought the API key to the second origin; the key is not stored."""
 
     method: str
     path: str
     where: str
 
 
+class Responder(Protocol):
+    """What the transport and the socket server hand requests to."""
+
+    def side_of(self, url: str) -> Side | None: ...
+
+    def handle(
+        self,
+        side: Side,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes = b"",
+    ) -> Reply: ...
+
+
+def framed(reply: Reply, method: str) -> list[tuple[str, str]]:
+    """The headers to send: a body without ``Content-Length`` is sent chunked."""
+    headers = [(n, v) for n, v in reply.headers if n.lower() != "transfer-encoding"]
+    if method == "HEAD" or reply.status in (204, 304) or 100 <= reply.status < 200:
+        return headers
+    if any(n.lower() == "content-length" for n, _ in headers):
+        return headers
+    return [*headers, ("Transfer-Encoding", "chunked")]
+
+
+def echoed(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A request's headers as the API's download redirect echoes them (key included)."""
+    return [
+        ("-".join(part.capitalize() for part in name.split("-")), value)
+        for name, value in headers
+        if name.lower() not in _NOT_ECHOED
+    ]
+
+
 def json_reply(
     status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()
 ) -> Reply:
-    """A JSON body, indented as Google's front end sends it."""
+    """A JSON body, indented and framed as Google's front end sends it (chunked)."""
     data = json.dumps(payload, indent=2).encode()
-    headers = [("Content-Type", _JSON_TYPE), ("Content-Length", str(len(data)))]
-    headers.extend(extra)
-    return Reply(status, headers, [data])
+    return Reply(status, [*_JSON_HEADERS, *extra], [data])
 
 
 def text_reply(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> Reply:
-    """A short plain-text body (the download origin is not a Google JSON API)."""
+    """A short plain-text body (a media server on its own origin is not a JSON API)."""
     data = text.encode()
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
