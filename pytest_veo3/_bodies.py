@@ -101,7 +101,8 @@ def _set_header(response: dict[str, Any], name: str, value: str) -> None:
 
 
 def shrink_video(response: dict[str, Any]) -> dict[str, Any]:
-    """Replace an MP4 body with the small sample clip, fixing ``Content-Length``."""
+    """Replace an MP4 body with the small sample clip, fixing ``Content-Length``; headers
+    that describe the recorded video (range, ETag, ``X-Goog-Hash`` checksums) go."""
     from veo3_adapter.mp4 import looks_like_mp4, sample_clip
 
     body = response.get("body", {}).get("string")
@@ -111,7 +112,7 @@ def shrink_video(response: dict[str, Any]) -> dict[str, Any]:
         _set_header(response, "content-length", str(len(clip)))
         headers = response.get("headers", {})
         for key in list(headers):
-            if key.lower() in ("content-range", "etag"):
+            if key.lower() in ("content-range", "etag", "x-goog-hash"):
                 del headers[key]
     return response
 

@@ -64,6 +64,10 @@ SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
             # A defence, not the live flow: the download redirects to a second origin,
             # which must never see the key.
             ScenarioCassette("cross_origin_redirect", "cross_origin_redirect", 0, "downloaded"),
+            # One submit, refused with a per-day quota's 429: not retried, nothing started.
+            ScenarioCassette(
+                "quota_exhausted_daily", "quota_exhausted_daily", 0, "failed", "quota_exhausted"
+            ),
         )
     }
 )

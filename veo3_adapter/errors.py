@@ -12,19 +12,24 @@ fits, the error inherits it too, so ``except ValueError`` still catches bad inpu
     ├── JobsFileError (ValueError)               jobs.json is corrupt or of an unknown version
     │   └── JobsFileNotFoundError (FileNotFoundError)
     ├── OutputDirInUseError (RuntimeError)       another orchestrator holds the output directory
+    ├── UnsafeOutputError (OSError)              a link, FIFO... where veo3/ keeps a file
     └── Veo3GenerationError                      one job could not be submitted, polled or fetched
         ├── SubmitError
+        │   └── BatchStoppingError               every other submit would be refused the same way
+        │       └── QuotaExhaustedError          a per-day quota is used up
         ├── PollError
         │   └── InvalidOperationNameError (ValueError)
         └── DownloadError
             ├── UnsafeURLError (ValueError)      refused before anything was sent
-            └── InvalidClipError                 the body was short or not an MP4
+            ├── InvalidClipError                 the body was short or not an MP4
+            └── IntegrityError                   the body's checksum is not the X-Goog-Hash one
 
 ``Veo3Orchestrator.run`` and ``resume`` raise nothing else on purpose: bad input is an
-``InvalidJobError`` before anything is written, a bad jobs.json a ``JobsFileError``, a busy
-directory ``OutputDirInUseError``; a job that fails is recorded as FAILED, not raised. Only
-the operating system's own errors (``OSError``: a full disk, a read-only directory) pass
-through unchanged.
+``InvalidJobError`` before anything is written, a bad jobs.json (or one a newer release
+wrote) a ``JobsFileError``, a busy directory ``OutputDirInUseError``, a link or other
+non-file planted in ``veo3/`` an ``UnsafeOutputError``; a job that fails is recorded as
+FAILED, not raised. Only the operating system's own errors (``OSError``: a full disk, a
+read-only directory) pass through unchanged.
 
 No message ever contains the API key.
 """
@@ -34,8 +39,10 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "BatchStoppingError",
     "ConfigurationError",
     "DownloadError",
+    "IntegrityError",
     "InvalidClipError",
     "InvalidJobError",
     "InvalidOperationNameError",
@@ -46,7 +53,9 @@ __all__ = [
     "JobsFileNotFoundError",
     "OutputDirInUseError",
     "PollError",
+    "QuotaExhaustedError",
     "SubmitError",
+    "UnsafeOutputError",
     "UnsafeURLError",
     "Veo3Error",
     "Veo3GenerationError",
@@ -111,6 +120,23 @@ class OutputDirInUseError(Veo3Error, RuntimeError):
     """Another orchestrator is working in the same output directory."""
 
 
+class UnsafeOutputError(Veo3Error, OSError):
+    """Something other than a regular file where ``veo3/`` keeps one of its files.
+
+    A symbolic link, a directory, a FIFO, a socket or a device (or ``veo3/`` itself being a
+    link) is never followed, waited on, written through or removed; ``path`` names it and
+    ``kind`` says what it is.
+    """
+
+    def __init__(self, path: Path, kind: str, *, expected: str = "a regular file") -> None:
+        self.path = path
+        self.kind = kind
+        super().__init__(
+            f"{path} is {kind}, not {expected}; veo3 neither follows nor replaces it. "
+            "Move it out of the output directory and run again."
+        )
+
+
 class Veo3GenerationError(Veo3Error):
     """A job could not be submitted, polled or downloaded."""
 
@@ -128,6 +154,18 @@ class Veo3GenerationError(Veo3Error):
 
 class SubmitError(Veo3GenerationError):
     """The generation request was refused or never reached the API."""
+
+
+class BatchStoppingError(SubmitError):
+    """A refusal that every other submit would meet too, so sending them is pointless.
+
+    An unknown or retired model, a key the API refuses, a per-day quota: nothing was started,
+    and the orchestrator sends no more jobs of its run (``resume()`` sends them later).
+    """
+
+
+class QuotaExhaustedError(BatchStoppingError):
+    """A per-day quota is used up: no submit succeeds until it resets."""
 
 
 class PollError(Veo3GenerationError):
@@ -157,6 +195,24 @@ class UnsafeURLError(DownloadError, ValueError):
 
 class InvalidClipError(DownloadError):
     """The downloaded body is not a complete MP4."""
+
+
+class IntegrityError(DownloadError):
+    """The downloaded bytes do not have the checksum the server announced; nothing was kept.
+
+    ``mismatches`` holds ``(algorithm, expected, actual)`` with the digests in base64, as
+    ``X-Goog-Hash`` writes them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mismatches: tuple[tuple[str, str, str], ...] = (),
+        operation_name: str = "",
+    ) -> None:
+        self.mismatches = mismatches
+        super().__init__(message, operation_name=operation_name)
 
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ._files import atomic_write_bytes
+from ._refusal import submit_refusal
 from .errors import DownloadError, SubmitError
 from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
 from .mp4 import sample_clip
@@ -23,6 +24,22 @@ _DEFAULT_RAI_REASON = (
     "issues. Please modify your request and try again. You have not been charged for this "
     "attempt."
 )
+_DAILY_QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. "
+    "* Quota exceeded for metric: "
+    "generativelanguage.googleapis.com/generate_requests_per_model_per_day, limit: 10"
+)
+_DAILY_QUOTA_ID = "GenerateRequestsPerDayPerProjectPerModel"
+# google.rpc.Code names of the statuses a refused submit may carry.
+_RPC_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 class FakeOutcomeKind(StrEnum):
@@ -33,6 +50,7 @@ class FakeOutcomeKind(StrEnum):
     RAI_FILTERED = "rai_filtered"
     DOWNLOAD_FAILED = "download_failed"
     SUBMIT_FAILED = "submit_failed"
+    QUOTA_EXHAUSTED = "quota_exhausted"
 
 
 Outcome = FakeOutcomeKind
@@ -66,11 +84,34 @@ class FakeOutcome:
 
     @classmethod
     def submit_failed(cls, *, status_code: int = 400, detail: str = "") -> FakeOutcome:
+        """The submit refused; 401, 403 and 404 stop the batch, as the real adapter's do."""
         return cls(
             outcome=FakeOutcomeKind.SUBMIT_FAILED,
             status_code=status_code,
             detail=detail or "Request contains an invalid argument.",
         )
+
+    @classmethod
+    def quota_exhausted(cls, detail: str = _DAILY_QUOTA_MESSAGE) -> FakeOutcome:
+        """Every submit refused with a per-day quota's 429: the batch stops."""
+        return cls(outcome=FakeOutcomeKind.QUOTA_EXHAUSTED, status_code=429, detail=detail)
+
+
+def _refused(variant: str, model: str, outcome: FakeOutcome) -> SubmitError:
+    """The error the real adapter raises for this refusal, classified the same way."""
+    code = outcome.status_code or 400
+    error: dict[str, object] = {
+        "code": code,
+        "message": outcome.detail,
+        "status": _RPC_STATUS.get(code, "UNKNOWN"),
+    }
+    if outcome.outcome is FakeOutcomeKind.QUOTA_EXHAUSTED:
+        quota = {"@type": "type.googleapis.com/google.rpc.QuotaFailure"}
+        error["details"] = [{**quota, "violations": [{"quotaId": _DAILY_QUOTA_ID}]}]
+    described = f"HTTP {code} {error['status']}: {outcome.detail}"
+    return submit_refusal(
+        f"submit of variant {variant!r}", model, code, described, {"error": error}
+    )
 
 
 @dataclass(frozen=True)
@@ -128,15 +169,11 @@ class FakeVeo3Adapter:
         self, variant: str, prompt: str, options: GenerationOptions | None = None
     ) -> Veo3Job:
         outcome = self._outcomes.get(variant, self.default)
+        opts = self.options.merged(options)
         with self._lock:
             self.calls.append(FakeCall("submit_job", variant))
-            if outcome.outcome is FakeOutcomeKind.SUBMIT_FAILED:
-                raise SubmitError(
-                    f"submit of variant {variant!r} was refused: HTTP {outcome.status_code} "
-                    f"INVALID_ARGUMENT: {outcome.detail}",
-                    status_code=outcome.status_code,
-                )
-            opts = self.options.merged(options)
+            if outcome.outcome in (FakeOutcomeKind.SUBMIT_FAILED, FakeOutcomeKind.QUOTA_EXHAUSTED):
+                raise _refused(variant, opts.model or DEFAULT_MODEL, outcome)
             digest = hashlib.sha256(f"{len(self._operations)}:{variant}".encode()).hexdigest()
             # Named like the API's: the model (DEFAULT_MODEL unless set), then a 12-char id.
             name = f"models/{opts.model or DEFAULT_MODEL}/operations/{digest[:12]}"

@@ -17,8 +17,9 @@ from google.genai import types
 
 from . import clock as _clock
 from ._http import Origin, new_client, tls_context
+from ._refusal import is_daily_quota, submit_refusal
 from ._secrets import guard_wire_logs, redact
-from .download import ClipDownloader
+from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES, ClipDownloader
 from .errors import (
     TRANSIENT_STATUS,
     ConfigurationError,
@@ -79,6 +80,8 @@ class GeminiVeo3Adapter:
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
         max_redirects: int = 5,
+        max_clip_bytes: int = DEFAULT_MAX_CLIP_BYTES,
+        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
         rand: Callable[[], float] = random.random,
         on_download_progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
@@ -141,6 +144,9 @@ class GeminiVeo3Adapter:
             sleep=sleep,
             rand=rand,
             max_redirects=max_redirects,
+            max_clip_bytes=max_clip_bytes,
+            download_deadline=download_deadline,
+            api_base_path=parsed.path,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -188,8 +194,8 @@ class GeminiVeo3Adapter:
             operation = self._retrying(call, what, _submit_transient)
         except genai_errors.APIError as exc:
             # from None: the SDK error's text is the raw answer, which may echo the key.
-            raise SubmitError(
-                f"{what} was refused: {self._describe(exc)}", status_code=exc.code
+            raise submit_refusal(
+                what, model, exc.code, self._describe(exc), _error_body(exc)
             ) from None
         except httpx.TransportError as exc:
             raise SubmitError(f"{what} did not reach the API ({type(exc).__name__})") from exc
@@ -371,12 +377,22 @@ def _poll_transient(exc: Exception) -> Transient | None:
     return None
 
 
-def _api_transient(exc: genai_errors.APIError) -> Transient:
-    """The wait the server asked for: ``Retry-After``, else the body's ``RetryInfo``."""
+def _api_transient(exc: genai_errors.APIError) -> Transient | None:
+    """The wait the server asked for: ``Retry-After``, else the body's ``RetryInfo`` or text.
+
+    ``None`` for a per-day quota: sending again before it resets only meets it again.
+    """
+    body = _error_body(exc)
+    if exc.code == 429 and is_daily_quota(body):
+        return None
     response: Any = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     retry_after = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
     if retry_after is None:
-        details: Any = exc.details
-        retry_after = retry_delay_from_error_body(details if isinstance(details, dict) else None)
+        retry_after = retry_delay_from_error_body(body)
     return Transient(f"HTTP {exc.code}", retry_after)
+
+
+def _error_body(exc: genai_errors.APIError) -> dict[str, Any] | None:
+    details: Any = exc.details  # the answer's JSON as the SDK parsed it: {"error": {...}}
+    return details if isinstance(details, dict) else None

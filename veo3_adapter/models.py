@@ -6,7 +6,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,7 @@ __all__ = [
     "JobStatus",
     "Veo3Job",
     "validate_variant",
+    "validate_variants",
 ]
 
 DEFAULT_MODEL = "veo-3.1-generate-001"
@@ -46,6 +47,7 @@ class ErrorCode(StrEnum):
     GENERATION_FAILED = "generation_failed"
     RAI_FILTERED = "rai_filtered"
     SUBMIT_FAILED = "submit_failed"
+    QUOTA_EXHAUSTED = "quota_exhausted"
     POLL_FAILED = "poll_failed"
     TIMEOUT = "timeout"
     OPERATION_NOT_FOUND = "operation_not_found"
@@ -67,6 +69,32 @@ def validate_variant(variant: object) -> str:
             "letters, digits, '.', '_' and '-' only, not starting with '.'"
         )
     return variant
+
+
+def validate_variants(variants: Iterable[object], *, kept: Iterable[str] = ()) -> list[str]:
+    """``validate_variant`` on each; two names equal ignoring case are refused, naming both.
+
+    ``veo3/Intro.mp4`` and ``veo3/intro.mp4`` are one file on macOS and Windows. ``kept``
+    are variants already recorded that stay beside these (jobs.json's other jobs).
+    """
+    names = [validate_variant(variant) for variant in variants]
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise _same_file(other, name)
+    for name in kept:
+        other = seen.get(name.casefold(), name)
+        if other != name:
+            raise _same_file(name, other)
+    return names
+
+
+def _same_file(first: str, second: str) -> InvalidVariantError:
+    return InvalidVariantError(
+        f"variants {first!r} and {second!r} differ only in case, so they would be one file "
+        "on macOS and Windows; rename one of them"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +187,9 @@ class Veo3Job:
     clip_bytes: int = 0
     created_at: str = ""
     updated_at: str = ""
+    # The variant whose refused submit stopped its run (a per-day quota, a retired model, a
+    # refused key): set on that job and on the jobs not sent because of it; resume sends them.
+    batch_stopped_by: str = ""
 
     @property
     def finished(self) -> bool:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+
+from ._files import open_regular
 
 __all__ = ["iter_mp4", "looks_like_mp4", "is_mp4_file", "mp4_size_floor", "sample_clip"]
 
@@ -26,11 +29,11 @@ def looks_like_mp4(head: bytes) -> bool:
 
 
 def is_mp4_file(path: Path) -> bool:
-    """True when ``path`` is a file whose first box is ``ftyp``."""
-    try:
-        with path.open("rb") as handle:
+    """True when ``path`` is a regular file (not a link) whose first box is ``ftyp``."""
+    try:  # open_regular: a FIFO or a link there is refused, never waited on or followed
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             return looks_like_mp4(handle.read(8))
-    except OSError:
+    except OSError:  # absent, unreadable, or not a regular file (UnsafeOutputError)
         return False
 
 

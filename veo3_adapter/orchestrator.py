@@ -4,27 +4,40 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from . import clock as _clock
 from ._files import remove_stale_temp_files
 from .errors import (
+    BatchStoppingError,
     ConfigurationError,
     InvalidPromptError,
     InvalidVariantError,
-    OutputDirInUseError,
     PollError,
+    QuotaExhaustedError,
     Veo3Error,
 )
-from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variant
+from .models import (
+    ErrorCode,
+    GenerationOptions,
+    JobStatus,
+    Veo3Job,
+    validate_variant,
+    validate_variants,
+)
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
 from .retry import NOTE_ATTR, Note
-from .store import JobsJournal, check_options_text, check_text, read_jobs_json, storable
+from .store import (
+    JobsJournal,
+    check_options_text,
+    check_text,
+    locked_for_writing,
+    read_jobs_json,
+    storable,
+)
 
 __all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
 
@@ -32,10 +45,22 @@ logger = logging.getLogger("veo3_adapter.orchestrator")
 
 CLIPS_DIRNAME = "veo3"
 JOBS_FILENAME = "jobs.json"
-_LOCK_FILENAME = ".veo3.lock"
 # Failures that another look at the server may still turn into a clip.
 _RETRY_DOWNLOAD = {ErrorCode.DOWNLOAD_FAILED.value}
 _RETRY_POLL = {ErrorCode.TIMEOUT.value, ErrorCode.POLL_FAILED.value}
+
+
+def _code_of(stop: BatchStoppingError) -> ErrorCode:
+    return (
+        ErrorCode.QUOTA_EXHAUSTED
+        if isinstance(stop, QuotaExhaustedError)
+        else ErrorCode.SUBMIT_FAILED
+    )
+
+
+def _stopped_unsent(job: Veo3Job) -> bool:
+    """A job a stopped run left unsent (or whose refusal stopped it): nothing was started."""
+    return job.status is JobStatus.FAILED and bool(job.batch_stopped_by) and not job.operation_name
 
 
 class Veo3Orchestrator:
@@ -104,12 +129,15 @@ class Veo3Orchestrator:
         """Generate and download one clip per ``variant -> prompt``; return the final jobs.
 
         Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
-        FAILED with a machine code and the rest carry on. Input that cannot make a job raises
-        an ``InvalidJobError`` before anything is written.
+        FAILED with a machine code and the rest carry on, except after a submit refused in a
+        way every submit would be (``BatchStoppingError``: a per-day quota, a retired model,
+        a refused key): the jobs not yet sent are then not sent, and fail with the same code
+        and a detail that says so. Input that cannot make a job raises an
+        ``InvalidJobError`` before anything is written.
         """
         options = dict(options or {})
+        validate_variants(prompts)  # Intro and intro would be one file on macOS and Windows
         for variant, prompt in prompts.items():
-            validate_variant(variant)
             if not isinstance(prompt, str) or not prompt.strip():
                 raise InvalidPromptError(f"prompt of variant {variant!r} is empty")
             check_text(variant, "prompt", prompt, InvalidPromptError)  # jobs.json is UTF-8
@@ -122,6 +150,7 @@ class Veo3Orchestrator:
             return []
         with self._locked():
             self._jobs = {job.variant: job for job in self._read_if_present()}
+            validate_variants(prompts, kept=self._jobs)
             if self._journal.journal.exists():
                 # Fold what a crashed run journaled before replacing any job: replayed over
                 # the new jobs.json, that stale journal would bring the replaced jobs back.
@@ -139,23 +168,33 @@ class Veo3Orchestrator:
             self._save()
             for variant in prompts:
                 self._changed(self._jobs[variant])
-            for variant in prompts:
-                self._submit(variant)
+            self._submit_all(list(prompts))
             self._drive(list(prompts), wait_first=True)
             self._save()
             return [self._jobs[variant] for variant in prompts]
 
     def resume(self) -> list[Veo3Job]:
-        """Continue from jobs.json: poll what was running, fetch missing or broken clips."""
+        """Continue from jobs.json: poll what was running, fetch missing or broken clips.
+
+        Jobs that a stopped run did not send (or whose refusal stopped it) are submitted
+        again, in their order in jobs.json; they stop again the same way if the cause is
+        still there.
+        """
         with self._locked():
             self._jobs = {job.variant: job for job in read_jobs_json(self.jobs_path)}
             todo: list[str] = []
+            unsent: list[str] = []
             for variant, job in list(self._jobs.items()):
+                if _stopped_unsent(job):
+                    unsent.append(variant)
+                    continue
                 resumed = self._resume_state(job)
                 if resumed is not job:
                     self._set(resumed)
                 if resumed.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
                     todo.append(variant)
+            self._submit_all(unsent)
+            todo.extend(v for v in unsent if self._jobs[v].status is JobStatus.SUBMITTED)
             self._drive(todo, wait_first=False)
             self._save()
             return list(self._jobs.values())
@@ -186,15 +225,42 @@ class Veo3Orchestrator:
             )
         return dataclasses.replace(job, status=status, error_message="", error_detail="")
 
-    def _submit(self, variant: str) -> None:
+    def _submit_all(self, variants: list[str]) -> None:
+        """Submit each in turn; after a batch-stopping refusal, send none of the rest."""
+        stop: BatchStoppingError | None = None
+        stopped_by = ""
+        for variant in variants:
+            if stop is None:
+                stop = self._submit(variant)
+                stopped_by = variant
+                continue
+            job = self._jobs[variant]
+            detail = f"not sent: this run stopped sending jobs after this refusal: {stop}"
+            self._set(
+                dataclasses.replace(job.failed(_code_of(stop), detail), batch_stopped_by=stopped_by)
+            )
+
+    def _submit(self, variant: str) -> BatchStoppingError | None:
+        """Submit one job; return the error if its refusal means no other job may be sent."""
         job = self._jobs[variant]
         try:
             submitted = self.port.submit_job(variant, job.prompt, job.options)
+        except BatchStoppingError as exc:
+            logger.warning("submit of variant %r failed; sending no more jobs: %s", variant, exc)
+            self._set(
+                dataclasses.replace(job.failed(_code_of(exc), str(exc)), batch_stopped_by=variant)
+            )
+            return exc
         except Veo3Error as exc:
             logger.warning("submit of variant %r failed: %s", variant, exc)
-            self._set(job.failed(ErrorCode.SUBMIT_FAILED, str(exc)))
-            return
+            self._set(
+                dataclasses.replace(
+                    job.failed(ErrorCode.SUBMIT_FAILED, str(exc)), batch_stopped_by=""
+                )
+            )
+            return None
         self._set(submitted)
+        return None
 
     def _drive(self, variants: list[str], *, wait_first: bool) -> None:
         deadline = self._clock() + self.timeout
@@ -298,27 +364,17 @@ class Veo3Orchestrator:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.clips_dir.mkdir(parents=True, exist_ok=True)
-        lock_path = self.clips_dir / _LOCK_FILENAME
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise OutputDirInUseError(
-                f"{self.clips_dir} is in use by another orchestrator (lock {lock_path}); "
-                "wait for it to finish or use another output directory"
-            ) from None
-        try:
-            removed = remove_stale_temp_files(self.clips_dir)
-            if removed:
-                logger.info(
-                    "removed %d partial file(s) left by an interrupted run",
-                    len(removed),
-                    extra={NOTE_ATTR: Note("cleanup", f"partial files in {self.clips_dir}")},
-                )
-            yield
-        finally:
-            self._journal.close()
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        # Made without following a link; refused when planted files or a newer release's
+        # jobs.json are there (OutputDirInUseError, UnsafeOutputError, JobsFileError).
+        with locked_for_writing(self.jobs_path):
+            try:
+                removed = remove_stale_temp_files(self.clips_dir)
+                if removed:
+                    logger.info(
+                        "removed %d partial file(s) left by an interrupted run",
+                        len(removed),
+                        extra={NOTE_ATTR: Note("cleanup", f"partial files in {self.clips_dir}")},
+                    )
+                yield
+            finally:
+                self._journal.close()

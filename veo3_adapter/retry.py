@@ -22,6 +22,7 @@ __all__ = [
     "Note",
     "RetryPolicy",
     "Transient",
+    "error_details",
     "retry_after_seconds",
     "retry_delay_from_error_body",
     "retrying",
@@ -30,6 +31,8 @@ __all__ = [
 T = TypeVar("T")
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+# "... Please retry in 57.238747106s." (or "in 627.5ms."), as the live API words a 429.
+_RETRY_IN_RE = re.compile(r"\bretry in (\d+(?:\.\d+)?)(ms|s)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,21 +91,40 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
         return None
 
 
-def retry_delay_from_error_body(body: Mapping[str, Any] | None) -> float | None:
-    """Read ``google.rpc.RetryInfo.retryDelay`` ("30s") out of a Google API error body."""
+def error_details(body: Mapping[str, Any] | None, kind: str) -> list[Mapping[str, Any]]:
+    """The ``details`` of a Google API error body whose ``@type`` names ``kind``.
+
+    ``kind`` is the message name, e.g. ``"google.rpc.QuotaFailure"``; ``body`` is the
+    answer's JSON, with or without its ``{"error": ...}`` wrapper.
+    """
     if not isinstance(body, Mapping):
-        return None
+        return []
     error = body.get("error", body)
     details = error.get("details") if isinstance(error, Mapping) else None
     if not isinstance(details, list):
-        return None
-    for detail in details:
-        if not isinstance(detail, Mapping):
-            continue
-        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = _DURATION_RE.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
+        return []
+    return [
+        detail
+        for detail in details
+        if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith(kind)
+    ]
+
+
+def retry_delay_from_error_body(body: Mapping[str, Any] | None) -> float | None:
+    """The wait a Google API error body asks for, in seconds.
+
+    ``google.rpc.RetryInfo.retryDelay`` ("57.238747106s") when there is one, else the
+    message's "Please retry in 57.238747106s." (the live API's 429 says it in both places).
+    """
+    for detail in error_details(body, "google.rpc.RetryInfo"):
+        match = _DURATION_RE.match(str(detail.get("retryDelay", "")))
+        if match:
+            return float(match.group(1))
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if isinstance(message, str) and (match := _RETRY_IN_RE.search(message)):
+        seconds = float(match.group(1))
+        return seconds / 1000 if match.group(2).lower() == "ms" else seconds
     return None
 
 

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import atomic_write_bytes, fsync_dir
-from .errors import InvalidJobError, JobsFileError, JobsFileNotFoundError
+from ._files import (
+    atomic_write_bytes,
+    fsync_dir,
+    lock_directory,
+    open_regular,
+    read_regular,
+    refuse_planted,
+)
+from .errors import InvalidJobError, JobsFileError, JobsFileNotFoundError, UnsafeOutputError
 from .models import GenerationOptions, JobStatus, Veo3Job, validate_variant
 
 __all__ = [
     "JOBS_FILE_VERSION",
+    "LOCK_FILENAME",
     "JobsJournal",
     "check_options_text",
     "check_text",
+    "check_writable",
     "job_from_dict",
     "job_to_dict",
     "journal_path",
+    "locked_for_writing",
     "read_jobs_json",
     "storable",
     "write_jobs_json",
@@ -28,6 +39,7 @@ __all__ = [
 
 JOBS_FILE_VERSION = 1
 JOURNAL_SUFFIX = ".journal"
+LOCK_FILENAME = ".veo3.lock"
 _MIN_FOLD_BYTES = 64 * 1024
 _STR_FIELDS = (
     "operation_name",
@@ -37,6 +49,7 @@ _STR_FIELDS = (
     "video_uri",
     "created_at",
     "updated_at",
+    "batch_stopped_by",
 )
 
 
@@ -148,8 +161,10 @@ def journal_path(path: Path) -> Path:
 def write_jobs_json(path: Path, jobs: Sequence[Veo3Job]) -> None:
     """Write ``{"version": 1, "jobs": [...]}`` to ``path`` atomically, keys sorted.
 
-    The journal beside it, if any, is folded in by this write and removed.
+    The journal beside it, if any, is folded in by this write and removed; a link or other
+    non-file in its place is an ``UnsafeOutputError`` before anything is written.
     """
+    refuse_planted(journal_path(path))
     payload = {"version": JOBS_FILE_VERSION, "jobs": [job_to_dict(job) for job in jobs]}
     text = json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -159,10 +174,13 @@ def write_jobs_json(path: Path, jobs: Sequence[Veo3Job]) -> None:
 def read_jobs_json(path: Path) -> list[Veo3Job]:
     """Read jobs.json (current or older shape) plus its journal; never modifies either file.
 
-    Raises ``JobsFileNotFoundError`` when there is neither, and ``JobsFileError`` naming the
-    file and the fault when one is corrupt, of an unknown version, or holds an invalid job.
+    Raises ``JobsFileNotFoundError`` when there is neither, ``JobsFileError`` naming the
+    file and the fault when one is corrupt, of an unknown version, or holds an invalid job,
+    and ``UnsafeOutputError`` when either is a link, a directory, a FIFO or a device (never
+    followed or waited on). A file a newer release wrote is read as far as this release
+    understands it (see ``check_writable``).
     """
-    if not path.exists() and journal_path(path).is_file():
+    if not os.path.lexists(path) and os.path.lexists(journal_path(path)):
         return _apply_journal(path, [])
     return _apply_journal(path, _read_snapshot(path))
 
@@ -170,9 +188,11 @@ def read_jobs_json(path: Path) -> list[Veo3Job]:
 def _apply_journal(path: Path, jobs: list[Veo3Job]) -> list[Veo3Job]:
     journal = journal_path(path)
     try:
-        raw = journal.read_bytes()
+        raw = read_regular(journal)
     except FileNotFoundError:
         return jobs
+    except UnsafeOutputError:
+        raise
     except OSError as exc:
         raise JobsFileError(journal, f"cannot be read ({exc.strerror or exc})") from exc
     by_variant = {job.variant: job for job in jobs}
@@ -209,15 +229,14 @@ class JobsJournal:
         """Write every job to jobs.json and start an empty journal."""
         self.close()
         write_jobs_json(self.path, jobs)
-        self._snapshot_bytes = self.path.stat().st_size
+        self._snapshot_bytes = os.lstat(self.path).st_size
         self._journal_bytes = 0
 
     def append(self, job: Veo3Job, jobs: Callable[[], Sequence[Veo3Job]]) -> None:
         """Record ``job``'s new state durably; ``jobs`` gives all jobs if a fold is due."""
         data = (json.dumps(job_to_dict(job), sort_keys=True, ensure_ascii=False) + "\n").encode()
         if self._fd is None:
-            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-            self._fd = os.open(self.journal, flags, 0o666)
+            self._fd = open_regular(self.journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
             _drop_torn_tail(self._fd)
             fsync_dir(self.journal.parent)
         view = memoryview(data)
@@ -247,9 +266,11 @@ def _drop_torn_tail(fd: int) -> None:
 
 def _read_snapshot(path: Path) -> list[Veo3Job]:
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         raise JobsFileNotFoundError(path, "no jobs file here (nothing has been run?)") from None
+    except UnsafeOutputError:
+        raise
     except OSError as exc:
         raise JobsFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
     try:
@@ -264,11 +285,15 @@ def _read_snapshot(path: Path) -> list[Veo3Job]:
         raise JobsFileError(path, f"is not valid JSON ({exc})") from exc
     except RecursionError as exc:
         raise JobsFileError(path, "is nested too deeply to be a jobs file") from exc
+    newer = ""
     if isinstance(data, list):
         items: list[Any] = data  # the shape before versioning: a bare list of jobs
     elif isinstance(data, dict):
         version = data.get("version")
-        if version != JOBS_FILE_VERSION:
+        if _is_newer(version):
+            # Read as far as this release understands it (for status); writing is refused.
+            newer = f" (the file is version {version}, from a newer release: upgrade to read it)"
+        elif version != JOBS_FILE_VERSION:
             raise JobsFileError(
                 path,
                 f"has version {version!r}; this release reads version {JOBS_FILE_VERSION} "
@@ -286,9 +311,90 @@ def _read_snapshot(path: Path) -> list[Veo3Job]:
         try:
             job = job_from_dict(item)
         except ValueError as exc:
-            raise JobsFileError(path, f"job #{index + 1} is invalid: {exc}") from exc
+            raise JobsFileError(path, f"job #{index + 1} is invalid: {exc}{newer}") from exc
         if job.variant in seen:
             raise JobsFileError(path, f"variant {job.variant!r} appears twice")
         seen.add(job.variant)
         jobs.append(job)
     return jobs
+
+
+# -- writing: the output directory's lock, and files a newer release wrote ----------------------
+
+
+@contextlib.contextmanager
+def locked_for_writing(path: Path) -> Iterator[None]:
+    """Hold ``.veo3.lock`` beside jobs.json (``lock_directory``), then ``check_writable``.
+
+    Raises ``OutputDirInUseError``, ``UnsafeOutputError`` (the directory, the lock, jobs.json
+    or its journal is a link or other non-file) or ``JobsFileError`` (a newer release's file).
+    """
+    with lock_directory(path.parent, LOCK_FILENAME):
+        check_writable(path)
+        yield
+
+
+def check_writable(path: Path) -> None:
+    """Refuse to let this release rewrite jobs.json (or its journal) that a newer one wrote.
+
+    A higher ``version``, or a job field or option this release does not know, would be
+    dropped by the next save; ``JobsFileError`` names the file and what is newer instead.
+    ``read_jobs_json`` still reads such files, and reports any other fault in them.
+    """
+    journal = journal_path(path)
+    refuse_planted(path)
+    refuse_planted(journal)
+    with contextlib.suppress(FileNotFoundError):
+        data = _parsed(read_regular(path))
+        if isinstance(data, dict):
+            version = data.get("version")
+            if _is_newer(version):
+                raise JobsFileError(
+                    path,
+                    f"is version {version}, written by a newer release (this one writes version "
+                    f"{JOBS_FILE_VERSION}); {_NEWER_ADVICE}",
+                )
+            if version == JOBS_FILE_VERSION and isinstance(data.get("jobs"), list):
+                for item in data["jobs"]:
+                    _refuse_unknown_fields(path, item)
+    with contextlib.suppress(FileNotFoundError):
+        for record in read_regular(journal).split(b"\n")[:-1]:
+            _refuse_unknown_fields(journal, _parsed(record))
+
+
+_NEWER_ADVICE = (
+    "rewriting it would drop what this release does not know, so it only reads it "
+    "('veo3 status'); upgrade veo3_adapter to run or resume here"
+)
+_JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(Veo3Job))
+
+
+def _is_newer(version: object) -> bool:
+    return (
+        isinstance(version, int) and not isinstance(version, bool) and version > JOBS_FILE_VERSION
+    )
+
+
+def _parsed(raw: bytes) -> object:
+    """The JSON in ``raw``, or ``None`` when it is not JSON (``read_jobs_json`` reports that)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _refuse_unknown_fields(file: Path, item: object) -> None:
+    if not isinstance(item, Mapping):
+        return
+    unknown = sorted(repr(name) for name in item if name not in _JOB_FIELDS)
+    options = item.get("options")
+    if isinstance(options, Mapping):
+        schema = GenerationOptions.schema()
+        unknown += sorted(f"options.{name!r}" for name in options if name not in schema)
+    if unknown:
+        variant = item.get("variant")
+        shown = repr(variant)[:60] if isinstance(variant, str) else "?"
+        fields = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if unknown[5:] else "")
+        raise JobsFileError(
+            file, f"job {shown} has fields a newer release wrote ({fields}); {_NEWER_ADVICE}"
+        )

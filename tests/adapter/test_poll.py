@@ -201,6 +201,25 @@ def test_poll_retries_are_bounded_and_transient(
     assert noop_sleep.delays == [1.0, 2.0]
 
 
+def test_a_daily_quota_on_poll_is_not_retried_in_place(
+    router: respx.MockRouter, wire: Wire, adapter: GeminiVeo3Adapter, noop_sleep: SleepRecorder
+) -> None:
+    """Sending again within seconds only meets the quota again; the orchestrator polls later."""
+    name = wire.op_name()
+    quota = {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaId": "GetRequestsPerDayPerProject"}],
+    }
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [quota, retry]}}
+    route = router.get(wire.op_url(name)).respond(429, json=body)
+    with pytest.raises(PollError) as info:
+        adapter.poll_job(submitted_job(name))
+    assert (info.value.status_code, info.value.transient) == (429, True)
+    assert route.call_count == 1
+    assert noop_sleep.delays == []
+
+
 @pytest.mark.parametrize("status", [400, 401, 403])
 def test_permanent_poll_failures_raise_once(
     router: respx.MockRouter,

@@ -11,12 +11,16 @@ import respx
 
 from veo3_adapter import (
     DEFAULT_MODEL,
+    BatchStoppingError,
     ConfigurationError,
     GeminiVeo3Adapter,
     GenerationOptions,
     JobStatus,
+    QuotaExhaustedError,
+    RetryPolicy,
     SubmitError,
 )
+from veo3_adapter.retry import retry_delay_from_error_body
 
 if TYPE_CHECKING:
     from conftest import AdapterFactory, SleepRecorder, Wire
@@ -218,6 +222,202 @@ def test_invalid_option_is_refused_before_sending(
     with pytest.raises(SubmitError, match="invalid request"):
         make_adapter().submit_job("a", "p", bad)
     assert route.call_count == 0
+
+
+# -- refusals that every other submit would meet too ------------------------------------------
+
+LIVE_QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. \n"
+    "* Quota exceeded for metric: generativelanguage.googleapis.com/generate_requests_per_model"
+    "{per}, limit: 2, model: veo-3.1-generate-001\nPlease retry in 57.238747106s."
+)
+
+
+def quota_429(
+    quota_id: str | None, *, retry_info: bool = True, message: str | None = None
+) -> dict[str, Any]:
+    """A 429 body as the live API sends it (no Retry-After header: the wait is in the body)."""
+    details: list[dict[str, Any]] = [
+        {"@type": "type.googleapis.com/google.rpc.Help", "links": []},
+    ]
+    if quota_id is not None:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": "generativelanguage.googleapis.com/x",
+                        "quotaId": quota_id,
+                        "quotaDimensions": {"location": "global", "model": DEFAULT_MODEL},
+                        "quotaValue": "10",
+                    }
+                ],
+            }
+        )
+    if retry_info:
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "57.238747106s"}
+        )
+    per = "_per_day" if quota_id and "PerDay" in quota_id else ""
+    return {
+        "error": {
+            "code": 429,
+            "message": message if message is not None else LIVE_QUOTA_MESSAGE.format(per=per),
+            "status": "RESOURCE_EXHAUSTED",
+            "details": details,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "quota_id",
+    [
+        "GenerateRequestsPerDayPerProjectPerModel",
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+    ],
+)
+def test_a_daily_quota_is_sent_once_and_raises_quota_exhausted(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    quota_id: str,
+) -> None:
+    route = router.post(wire.submit_url()).respond(429, json=quota_429(quota_id))
+    with pytest.raises(QuotaExhaustedError) as info:
+        make_adapter().submit_job("a", "p")
+    assert isinstance(info.value, BatchStoppingError)
+    assert info.value.status_code == 429
+    assert "the per-day quota is used up (HTTP 429 RESOURCE_EXHAUSTED" in str(info.value)
+    assert "midnight Pacific time" in str(info.value)
+    assert route.call_count == 1
+    assert noop_sleep.delays == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (quota_429("GenerateRequestsPerMinutePerProjectPerModel"), 57.238747106),
+        (quota_429(None), 57.238747106),  # no QuotaFailure: per-minute
+        (quota_429("GenerateRequestsPerMinutePerProjectPerModel", retry_info=False), 57.238747106),
+        (
+            quota_429(None, retry_info=False, message="Please retry in 627.5ms."),
+            1.0,  # shorter than the backoff: the backoff wins
+        ),
+        (quota_429(None, retry_info=False, message="Resource has been exhausted."), 1.0),
+    ],
+    ids=["per-minute", "no-quota-failure", "message-only", "milliseconds", "no-delay"],
+)
+def test_a_per_minute_quota_waits_the_delay_the_body_asks_for(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    body: dict[str, Any],
+    expected: float,
+) -> None:
+    route = router.post(wire.submit_url()).mock(
+        side_effect=[
+            httpx.Response(429, json=body),
+            httpx.Response(200, json=wire.submitted(wire.op_name())),
+        ]
+    )
+    assert make_adapter().submit_job("a", "p").operation_name == wire.op_name()
+    assert route.call_count == 2
+    assert noop_sleep.delays == [expected]
+
+
+def test_a_per_minute_wait_is_capped_by_max_retry_after(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
+) -> None:
+    router.post(wire.submit_url()).mock(
+        side_effect=[
+            httpx.Response(429, json=quota_429(None)),
+            httpx.Response(200, json=wire.submitted(wire.op_name())),
+        ]
+    )
+    retry = RetryPolicy(attempts=3, jitter=0.0, max_retry_after=20.0)
+    make_adapter(retry=retry).submit_job("a", "p")
+    assert noop_sleep.delays == [20.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error": {"message": "Please retry in 57.238747106s."}}, 57.238747106),
+        ({"error": {"message": "please RETRY IN 3s"}}, 3.0),
+        ({"error": {"message": "Please retry in 250ms."}}, 0.25),
+        ({"message": "Please retry in 2s."}, 2.0),  # without the wrapper
+        ({"error": {"message": "Please retry in a while."}}, None),
+        ({"error": {"message": "no retry in 5 minutes"}}, None),
+        ({"error": {"message": 7}}, None),
+        (
+            {
+                "error": {
+                    "message": "Please retry in 9s.",
+                    "details": [{"@type": "x/google.rpc.RetryInfo", "retryDelay": "4s"}],
+                }
+            },
+            4.0,  # RetryInfo first
+        ),
+    ],
+)
+def test_the_wait_falls_back_to_the_message(body: dict[str, Any], expected: float | None) -> None:
+    assert retry_delay_from_error_body(body) == pytest.approx(expected)
+
+
+def test_a_retired_model_is_sent_once_and_the_error_names_it_and_the_fix(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
+) -> None:
+    retired = "veo-3.0-generate-001"
+    message = (
+        f"models/{retired} is not found for API version v1beta, or is not supported for "
+        "predictLongRunning. Call ListModels to see the list of available models and their "
+        "supported methods."
+    )
+    route = router.post(wire.submit_url(retired)).respond(
+        404, json=wire.api_error(404, message, "NOT_FOUND")
+    )
+    with pytest.raises(BatchStoppingError) as info:
+        make_adapter(model=retired).submit_job("a", "p")
+    text = str(info.value)
+    assert not isinstance(info.value, QuotaExhaustedError)
+    assert info.value.status_code == 404
+    assert f"model {retired!r} is unknown or retired" in text
+    assert f"HTTP 404 NOT_FOUND: {message}" in text
+    assert f"such as {DEFAULT_MODEL!r}" in text
+    assert route.call_count == 1
+    assert noop_sleep.delays == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "stops"),
+    [
+        (400, "API_KEY_INVALID", True),
+        (400, "API_KEY_EXPIRED", True),
+        (400, "", False),  # an invalid argument: this job's, not the batch's
+        (401, "", True),
+        (403, "", True),
+        (403, "API_KEY_SERVICE_BLOCKED", True),
+    ],
+)
+def test_a_refused_key_stops_the_batch(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    status: int,
+    reason: str,
+    stops: bool,
+) -> None:
+    error: dict[str, Any] = {"code": status, "message": "API key not valid.", "status": "X"}
+    if reason:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
+    route = router.post(wire.submit_url()).respond(status, json={"error": error})
+    with pytest.raises(SubmitError) as info:
+        make_adapter().submit_job("a", "p")
+    assert isinstance(info.value, BatchStoppingError) is stops
+    assert ("the API key was not accepted" in str(info.value)) is stops
+    assert route.call_count == 1
 
 
 # -- configuration -------------------------------------------------------------------------------

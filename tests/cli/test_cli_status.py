@@ -84,7 +84,7 @@ def test_status_without_jobs_file_names_the_fix(veo3: Veo3, out: Path) -> None:
 
 CORRUPT = {
     "not json": b'{"version": 1, "jobs": [',
-    "wrong version": b'{"version": 99, "jobs": []}\n',
+    "wrong version": b'{"version": 0, "jobs": []}\n',
     "bad variant": b'{"version": 1, "jobs": [{"variant": "../x", "prompt": "p"}]}\n',
     "not utf-8": b'{"version": 1, "jobs": []}\xff\n',
 }

@@ -22,14 +22,17 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from pytest_veo3.scenarios import SCENARIO_CASSETTES
+from pytest_veo3.scenarios import SCENARIO_CASSETTES, builtin_cassette
 from veo3_adapter import (
+    BatchStoppingError,
     ErrorCode,
     FakeOutcome,
     GeminiVeo3Adapter,
     JobStatus,
+    QuotaExhaustedError,
     Veo3GenerationError,
     Veo3Job,
+    Veo3Orchestrator,
     VideoGenerationPort,
 )
 from veo3_adapter.emulator import DEFAULT_RAI_REASON, Emulator, Scenario
@@ -75,6 +78,12 @@ def double(request: pytest.FixtureRequest) -> Iterator[Double]:
     if request.param == "fake":
         yield Double("fake", request.getfixturevalue("fake_veo3"), True)
     elif request.param == "recorded":
+        own = request.getfixturevalue("veo3_cassette_dir") / f"{spec.name}.yaml"
+        if builtin_cassette(spec.name) is None and not own.is_file():
+            pytest.skip(
+                f"the built-in cassette {spec.name!r} is not recorded yet: "
+                f"python -m pytest_veo3.scenarios cassettes/ {spec.name}"
+            )
         yield Double("recorded", request.getfixturevalue("recorded_veo3"), False)
     else:
         key = "contract-" + secrets.token_hex(16)
@@ -191,3 +200,26 @@ def test_polling_an_unknown_operation_is_failed_operation_not_found(double: Doub
     assert polled.error_message == ErrorCode.OPERATION_NOT_FOUND
     assert polled.operation_name == UNKNOWN_OPERATION
     assert "404" in polled.error_detail
+
+
+@scenario("quota_exhausted_daily", default="quota_exhausted")
+def test_a_daily_quota_refuses_the_submit_and_stops_the_batch(
+    double: Double, tmp_path: Path
+) -> None:
+    with pytest.raises(QuotaExhaustedError) as caught:
+        double.port.submit_job(VARIANT, PROMPT)
+    assert isinstance(caught.value, BatchStoppingError)
+    assert caught.value.status_code == 429
+    assert caught.value.operation_name == ""
+    assert "the per-day quota is used up" in str(caught.value)
+
+
+@scenario("quota_exhausted_daily", default="quota_exhausted")
+def test_a_daily_quota_is_the_same_job_state_through_the_orchestrator(
+    double: Double, tmp_path: Path
+) -> None:
+    orchestrator = Veo3Orchestrator(double.port, tmp_path, sleep=lambda _s: None)
+    (job,) = orchestrator.run({VARIANT: PROMPT})
+    assert (job.status, job.error_message) == (JobStatus.FAILED, ErrorCode.QUOTA_EXHAUSTED)
+    assert (job.operation_name, job.batch_stopped_by) == ("", VARIANT)
+    assert "the per-day quota is used up" in job.error_detail

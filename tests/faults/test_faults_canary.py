@@ -161,7 +161,8 @@ def test_canary_through_every_scenario_and_a_resume(
     if wire == "sockets":  # and a body that stalls into the read timeout on every attempt
         emulator.rule("[stalled]", Scenario(file_ttl=2 * DAYS))
         emulator.hold("[stalled]", 100, times=3)
-        prompts["stalled"] = "a clip [stalled]"
+        # First: a batch-stopping scenario (the daily quota) sends nothing after it.
+        prompts = {"stalled": "a clip [stalled]", **prompts}
     orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, sleep=lambda _s: None)
     jobs = orchestrator.run(prompts)
     by_variant = {job.variant: job for job in jobs}

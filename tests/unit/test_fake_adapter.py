@@ -9,6 +9,7 @@ import pytest
 import veo3_adapter
 from veo3_adapter import (
     DEFAULT_MODEL,
+    BatchStoppingError,
     DownloadError,
     FakeOutcome,
     FakeOutcomeKind,
@@ -16,6 +17,7 @@ from veo3_adapter import (
     GeminiVeo3Adapter,
     GenerationOptions,
     JobStatus,
+    QuotaExhaustedError,
     SubmitError,
     Veo3Job,
     VideoGenerationPort,
@@ -108,6 +110,49 @@ def test_submit_failed_raises_submit_error() -> None:
         fake.submit_job("b", "p")
     assert info.value.status_code == 400
     assert fake.operations == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error", "status"),
+    [
+        (FakeOutcome.quota_exhausted(), QuotaExhaustedError, 429),
+        (FakeOutcome.submit_failed(status_code=404), BatchStoppingError, 404),
+        (FakeOutcome.submit_failed(status_code=401), BatchStoppingError, 401),
+        (FakeOutcome.submit_failed(status_code=403), BatchStoppingError, 403),
+        (FakeOutcome.submit_failed(status_code=400), SubmitError, 400),
+        (FakeOutcome.submit_failed(status_code=500), SubmitError, 500),
+    ],
+)
+def test_refusals_raise_the_real_adapters_error_types(
+    outcome: FakeOutcome, error: type[SubmitError], status: int
+) -> None:
+    """The fake classifies its refusals with the adapter's own rule: a batch stops alike."""
+    fake = FakeVeo3Adapter(default=outcome)
+    with pytest.raises(SubmitError) as caught:
+        fake.submit_job("a", "p")
+    assert type(caught.value) is error
+    assert caught.value.status_code == status
+    assert caught.value.operation_name == ""
+    assert "submit of variant 'a' was refused" in str(caught.value)
+    assert fake.operations == []
+
+
+def test_quota_exhausted_names_the_daily_quota_and_the_fix() -> None:
+    fake = FakeVeo3Adapter({"a": FakeOutcome.quota_exhausted()})
+    with pytest.raises(QuotaExhaustedError, match="per-day quota is used up") as caught:
+        fake.submit_job("a", "p")
+    assert "HTTP 429 RESOURCE_EXHAUSTED" in str(caught.value)
+    assert "resume" in str(caught.value)
+    assert FakeOutcome.quota_exhausted().outcome is FakeOutcomeKind.QUOTA_EXHAUSTED
+    assert fake.submit_job("b", "p").status is JobStatus.SUBMITTED  # only the scripted variant
+
+
+def test_a_404_names_the_model_and_a_current_one() -> None:
+    fake = FakeVeo3Adapter(default=FakeOutcome.submit_failed(status_code=404))
+    with pytest.raises(BatchStoppingError) as caught:
+        fake.submit_job("a", "p", GenerationOptions(model="veo-3.0-generate-001"))
+    assert "model 'veo-3.0-generate-001' is unknown or retired" in str(caught.value)
+    assert repr(DEFAULT_MODEL) in str(caught.value)
 
 
 def test_unknown_or_missing_operation(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from veo3_adapter import (
     FakeVeo3Adapter,
     JobsFileError,
     JobStatus,
+    UnsafeOutputError,
     Veo3Job,
     Veo3Orchestrator,
     read_jobs_json,
@@ -58,6 +59,30 @@ def test_a_corrupt_record_before_the_last_raises_naming_the_journal(tmp_path: Pa
     with pytest.raises(JobsFileError, match=r"jobs\.json\.journal.*record 1"):
         read_jobs_json(path)
     assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("dangling", [False, True], ids=["to a file", "dangling"])
+def test_appending_never_writes_through_a_journal_link(tmp_path: Path, dangling: bool) -> None:
+    path = tmp_path / "jobs.json"
+    journal = JobsJournal(path)
+    journal.snapshot([_job("a")])
+    target = tmp_path / "elsewhere"
+    if not dangling:
+        target.write_bytes(b"no trailing newline")  # a torn tail: repair would truncate it
+    journal_path(path).symlink_to(target)
+
+    with pytest.raises(UnsafeOutputError, match="a symbolic link") as info:
+        journal.append(_job("a", JobStatus.SUBMITTED), lambda: [_job("a", JobStatus.SUBMITTED)])
+    journal.close()
+
+    assert info.value.path == journal_path(path)
+    assert target.exists() is not dangling
+    if not dangling:
+        assert target.read_bytes() == b"no trailing newline"
+    with pytest.raises(UnsafeOutputError):  # nor folded away by the next snapshot
+        journal.snapshot([_job("a", JobStatus.FAILED)])
+    assert journal_path(path).is_symlink()
+    assert json.loads(path.read_text())["jobs"][0]["status"] == "pending"  # refused before
 
 
 def test_writing_jobs_json_folds_the_journal_away(tmp_path: Path) -> None:

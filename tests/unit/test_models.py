@@ -85,6 +85,7 @@ def test_error_codes_are_the_strings_pipelines_match_on() -> None:
         "generation_failed",
         "rai_filtered",
         "submit_failed",
+        "quota_exhausted",
         "poll_failed",
         "timeout",
         "operation_not_found",

@@ -1,11 +1,14 @@
 """jobs.json (AC8): operation_name for every job, round-trips, old shapes load, bad files refused.
 
-A refused file is never modified: the user fixes or moves it and runs again.
+A refused file is never modified: the user fixes or moves it and runs again. A link, a
+directory or a FIFO in place of jobs.json or its journal is never followed or waited on; the
+output directory's lock; a file a newer release wrote is read but refused for writing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,21 @@ from veo3_adapter import (
     JobsFileError,
     JobsFileNotFoundError,
     JobStatus,
+    OutputDirInUseError,
+    UnsafeOutputError,
     Veo3Job,
     read_jobs_json,
+    store,
     write_jobs_json,
 )
-from veo3_adapter.store import JOBS_FILE_VERSION, job_to_dict
+from veo3_adapter.store import (
+    JOBS_FILE_VERSION,
+    LOCK_FILENAME,
+    check_writable,
+    job_to_dict,
+    journal_path,
+    locked_for_writing,
+)
 
 OP_A = "models/veo-3.1-generate-001/operations/aaaaaaaaaaaa"
 OP_B = "models/veo-3.1-generate-001/operations/bbbbbbbbbbbb"
@@ -115,7 +128,8 @@ CORRUPT: list[tuple[str, bytes, str]] = [
     ("bad json", b'{"version": 1, "jobs": [', "not valid JSON"),
     ("not utf-8", b'{"version": 1, "jobs": []}\xff', "UTF-8"),
     ("empty", b"", "not valid JSON"),
-    ("unknown version", b'{"version": 2, "jobs": []}', "version 2"),
+    ("unknown version", b'{"version": 0, "jobs": []}', "version 0"),
+    ("version a string", b'{"version": "2", "jobs": []}', "version '2'"),
     ("no version", b'{"jobs": []}', "version None"),
     ("jobs not a list", b'{"version": 1, "jobs": {}}', "'jobs' list"),
     ("a string", b'"jobs"', "str"),
@@ -165,9 +179,189 @@ def test_missing_file_is_a_file_not_found_jobs_error(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_unreadable_path_is_a_jobs_file_error(tmp_path: Path) -> None:
-    with pytest.raises(JobsFileError, match="cannot be read"):
-        read_jobs_json(tmp_path)  # a directory
+def test_unreadable_file_is_a_jobs_file_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "jobs.json"
+    write_jobs_json(path, sample_jobs())
+
+    def refuse(_path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store, "read_regular", refuse)
+    with pytest.raises(JobsFileError, match="cannot be read .Permission denied"):
+        read_jobs_json(path)
+
+
+# -- planted files: links, directories, FIFOs ---------------------------------------------------
+
+
+def _plant(path: Path, kind: str, target: Path) -> None:
+    if kind == "link":
+        path.symlink_to(target)
+    elif kind == "dangling link":
+        path.symlink_to(target.with_name("nowhere"))
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+
+
+_KINDS = {
+    "link": "a symbolic link",
+    "dangling link": "a symbolic link",
+    "directory": "a directory",
+    "fifo": "a FIFO",
+}
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+@pytest.mark.parametrize("journal", [False, True], ids=["jobs.json", "journal"])
+def test_reading_never_follows_or_waits_on_a_planted_file(
+    tmp_path: Path, kind: str, journal: bool
+) -> None:
+    path = tmp_path / "veo3" / "jobs.json"
+    target = tmp_path / "elsewhere.json"
+    write_jobs_json(target, sample_jobs())  # a valid jobs file: following it would "work"
+    path.parent.mkdir()
+    if journal:
+        write_jobs_json(path, sample_jobs())
+    planted = journal_path(path) if journal else path
+    _plant(planted, kind, target)
+
+    with pytest.raises(UnsafeOutputError) as info:
+        read_jobs_json(path)  # a FIFO opened for reading would block here forever
+
+    assert info.value.path == planted
+    assert _KINDS[kind] in str(info.value) and str(planted) in str(info.value)
+    assert isinstance(info.value, OSError) and not isinstance(info.value, JobsFileError)
+    with pytest.raises(UnsafeOutputError):
+        check_writable(path)
+
+
+@pytest.mark.parametrize("kind", list(_KINDS))
+def test_writing_refuses_a_planted_journal_before_writing_anything(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "jobs.json"
+    target = tmp_path / "target"
+    target.write_bytes(b"no newline at the end")
+    _plant(journal_path(path), kind, target)
+
+    with pytest.raises(UnsafeOutputError, match=_KINDS[kind]):
+        write_jobs_json(path, sample_jobs())
+
+    assert not path.exists()
+    assert target.read_bytes() == b"no newline at the end"
+    assert os.path.lexists(journal_path(path))  # not removed either
+
+
+def test_writing_over_a_link_replaces_the_link_not_its_target(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    target = tmp_path / "target"
+    target.write_bytes(b"theirs")
+    path.symlink_to(target)
+
+    write_jobs_json(path, sample_jobs())
+
+    assert not path.is_symlink() and read_jobs_json(path) == sample_jobs()
+    assert target.read_bytes() == b"theirs"
+
+
+def test_the_lock_makes_its_directory_and_refuses_a_second_holder(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "veo3" / "jobs.json"
+    with locked_for_writing(path):
+        assert (path.parent / LOCK_FILENAME).is_file()
+        with pytest.raises(OutputDirInUseError, match="in use"), locked_for_writing(path):
+            pass
+    with locked_for_writing(path):  # released
+        pass
+
+
+def test_the_lock_never_makes_its_directory_through_a_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "veo3").symlink_to(elsewhere)
+
+    with (
+        pytest.raises(UnsafeOutputError, match="not a directory"),
+        locked_for_writing(tmp_path / "out" / "veo3" / "jobs.json"),
+    ):
+        pass
+
+    assert not elsewhere.exists()
+
+
+# -- files a newer release wrote ----------------------------------------------------------------
+
+
+def test_a_newer_version_is_read_as_far_as_it_is_understood(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    job = {**job_to_dict(sample_jobs()[0]), "thumbnail": "hero.png"}
+    raw = json.dumps({"version": 2, "jobs": [job], "settings": {}}).encode()
+    path.write_bytes(raw)
+
+    assert read_jobs_json(path) == sample_jobs()[:1]
+    with pytest.raises(JobsFileError) as info:
+        check_writable(path)
+
+    assert info.value.path == path
+    message = str(info.value)
+    assert "version 2" in message and "newer release" in message and "upgrade" in message
+    assert path.read_bytes() == raw
+
+
+def test_a_newer_version_with_a_job_this_release_cannot_read_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps({"version": 3, "jobs": [_job(status="queued")]}))
+
+    with pytest.raises(JobsFileError, match="unknown status 'queued'.*version 3, from a newer"):
+        read_jobs_json(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"thumbnail": "x.png"}, "'thumbnail'"),
+        ({"options": {"seed": 7, "aspect_ratio": "16:9"}}, "options.'seed'"),
+        ({f"f{i}": i for i in range(8)}, "and 3 more"),
+    ],
+    ids=["job field", "option", "many fields"],
+)
+def test_fields_a_newer_release_wrote_are_refused_for_writing(
+    tmp_path: Path, extra: dict[str, Any], needle: str
+) -> None:
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps({"version": 1, "jobs": [_job(**extra)]}))
+
+    (job,) = read_jobs_json(path)  # read: the unknown names are skipped
+    assert job.variant == "a"
+    with pytest.raises(JobsFileError, match="newer release") as info:
+        check_writable(path)
+    assert needle in str(info.value) and "job 'a'" in str(info.value)
+
+
+def test_a_journal_record_a_newer_release_wrote_is_refused_for_writing(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    write_jobs_json(path, sample_jobs())
+    journal = journal_path(path)
+    journal.write_text(json.dumps(_job(variant="hero", thumbnail="x")) + "\n")
+
+    with pytest.raises(JobsFileError, match="'thumbnail'") as info:
+        check_writable(path)
+    assert info.value.path == journal
+
+
+def test_files_this_release_wrote_or_cannot_parse_pass_the_writing_check(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    check_writable(path)  # nothing there yet
+    write_jobs_json(path, sample_jobs())
+    journal_path(path).write_text(json.dumps(job_to_dict(sample_jobs()[2])) + "\n{torn")
+    check_writable(path)
+    path.write_bytes(b"[" * 100_000)  # corrupt: read_jobs_json reports it, not this check
+    check_writable(path)
+    path.write_text(json.dumps([_job(legacy="x")]))  # the shape before versioning
+    check_writable(path)
 
 
 # -- fuzzing -----------------------------------------------------------------------------------

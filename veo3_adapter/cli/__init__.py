@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ..errors import OutputDirInUseError, Veo3Error
+from ..errors import OutputDirInUseError, UnsafeOutputError, Veo3Error
 from ..models import DEFAULT_BASE_URL
 from . import _commands
 from ._common import (
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except (UsageError, OutputDirInUseError) as exc:
+    except (UsageError, OutputDirInUseError, UnsafeOutputError) as exc:
         _error(exc)
         return EXIT_USAGE
     except Veo3Error as exc:

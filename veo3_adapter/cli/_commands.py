@@ -217,7 +217,7 @@ def _exit_code(jobs: Sequence[Veo3Job]) -> int:
 def _read_jobs(directory: Path) -> list[Veo3Job]:
     """The jobs of an earlier run in ``directory`` (read only; ``JobsFileError`` if corrupt)."""
     path = directory / CLIPS_DIRNAME / JOBS_FILENAME
-    if not path.is_file():
+    if not os.path.lexists(path):  # a link or FIFO there is named by read_jobs_json
         raise UsageError(
             f"{directory} has no veo3/jobs.json; pass the --out directory of an earlier run"
         )

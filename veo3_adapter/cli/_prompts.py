@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidOptionsError, InvalidVariantError
-from ..models import GenerationOptions, validate_variant
+from ..models import GenerationOptions, validate_variant, validate_variants
 from ._common import UsageError
 
 __all__ = ["load_prompts"]
@@ -40,6 +40,10 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
             options[variant] = GenerationOptions.from_mapping(values)
         except InvalidOptionsError as exc:
             raise UsageError(f"prompts file {path}: variant {variant!r}: {exc}") from None
+    try:
+        validate_variants(prompts)
+    except InvalidVariantError as exc:
+        raise UsageError(f"prompts file {path}: {exc}") from None
     return prompts, options
 
 
