@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
 
+    from ._network import NetworkBlockedError
     from .cassette import CassetteMismatchError, RecordMode, VeoCassette
-    from .plugin import NetworkBlockedError
 
     FakeVeo3 = FakeVeo3Adapter
     RecordedVeo3 = GeminiVeo3Adapter
@@ -32,7 +32,7 @@ _LAZY = {
     "RecordedVeo3": ("veo3_adapter", "GeminiVeo3Adapter"),
     "FakeOutcome": ("veo3_adapter", "FakeOutcome"),
     "CassetteMismatchError": ("pytest_veo3.cassette", "CassetteMismatchError"),
-    "NetworkBlockedError": ("pytest_veo3.plugin", "NetworkBlockedError"),
+    "NetworkBlockedError": ("pytest_veo3._network", "NetworkBlockedError"),
     "RecordMode": ("pytest_veo3.cassette", "RecordMode"),
     "VeoCassette": ("pytest_veo3.cassette", "VeoCassette"),
 }

@@ -8,6 +8,7 @@ documented public attributes (``cassette``, ``reason``, ``similar_requests``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,64 @@ import httpx
 
 from ._scrub import Scrubber
 
-__all__ = ["MATCH_ON", "CassetteMismatchError", "ReplayTransport", "missing_cassette", "no_network"]
+__all__ = [
+    "BODY_MATCHER",
+    "MATCH_ON",
+    "CassetteMismatchError",
+    "MissLog",
+    "ReplayTransport",
+    "body",
+    "missing_cassette",
+    "no_network",
+]
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
-"""What a replayed request must share with a recorded one (bodies and headers may differ)."""
+"""What every replayed request must share with a recorded one (headers may differ)."""
+BODY_MATCHER = "veo3_body"
+"""The name :func:`body` is registered under: your own cassettes also match the submit's
+body (prompt and options); a built-in scenario answers any prompt."""
+
+
+def _parsed(raw: object) -> object:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    try:
+        return json.loads(str(text or "null"))
+    except ValueError:
+        return text
+
+
+def _differences(asked: object, recorded: object, where: str = "") -> list[str]:
+    """Where two JSON values differ, as ``path: asked X, recorded Y`` (at most three)."""
+    if isinstance(asked, dict) and isinstance(recorded, dict):
+        found: list[str] = []
+        for key in sorted(set(asked) | set(recorded), key=str):
+            inner = f"{where}.{key}" if where else str(key)
+            missing = "(none)"
+            found += _differences(asked.get(key, missing), recorded.get(key, missing), inner)
+        return found[:3]
+    if isinstance(asked, list) and isinstance(recorded, list) and len(asked) == len(recorded):
+        found = []
+        for index, (one, other) in enumerate(zip(asked, recorded, strict=True)):
+            found += _differences(one, other, f"{where}[{index}]")
+        return found[:3]
+    if asked == recorded:
+        return []
+    return [f"{where or 'body'}: asked {_short(asked)}, recorded {_short(recorded)}"]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def body(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: a submit (a POST) asks for what was recorded, the same prompt and
+    options (compared as JSON); other requests have no body to compare."""
+    if r1.method != "POST" or r2.method != "POST":
+        return
+    asked, recorded = _parsed(r1.body), _parsed(r2.body)
+    if asked != recorded:
+        raise AssertionError("; ".join(_differences(asked, recorded)))
 
 
 class CassetteMismatchError(AssertionError):
@@ -31,6 +86,28 @@ def missing_cassette(path: Path, rerecord_hint: str = "") -> CassetteMismatchErr
         f"veo3: cassette {path} does not exist"
         + (f"; record it with: {rerecord_hint}" if rerecord_hint else "")
     )
+
+
+class MissLog(httpx.BaseTransport):
+    """The outermost transport: remembers every cassette miss it passes on (``misses``).
+
+    Code under test may catch the error (a pipeline that turns any exception into a failed
+    job does); the test must still fail, so the fixture checks ``misses`` at teardown.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+        self.misses: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._inner.handle_request(request)
+        except CassetteMismatchError as exc:
+            self.misses.append(str(exc))
+            raise
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class ReplayTransport(httpx.BaseTransport):

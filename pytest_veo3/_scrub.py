@@ -9,7 +9,9 @@ and the redaction of literal values and key-shaped strings all come from
   download redirect, ``Set-Cookie``) are dropped by name;
 - credential query parameters (``key``, ``access_token``) become the marker; user info is
   dropped from URLs;
-- every other header value, URL and body goes through ``redact`` / ``redact_bytes``;
+- every other header value, URL (query values decoded first) and body goes through
+  ``redact`` / ``redact_bytes``, which also find the key base64-encoded, percent-encoded or
+  ``\\u``-escaped;
 - when the cassette is saved, the query of a URL off the API's origin (a signed download
   URL) is blanked;
 - vcrpy's own log records (it logs each raw response before any hook runs) are scrubbed the
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -34,11 +37,13 @@ from veo3_adapter._secrets import (
     SECRET_QUERY_PARAMS,
     SECRET_REQUEST_HEADERS,
     SECRET_RESPONSE_HEADERS,
+    Secret,
+    env_secrets,
     redact,
     redact_bytes,
 )
 
-__all__ = ["Scrubber", "redact_foreign_query", "scrubbed_vcr_logs"]
+__all__ = ["Scrubber", "redact_foreign_query", "scrub_report", "scrubbed_vcr_logs"]
 
 _VCR_LOGGERS = ("vcr.cassette", "vcr.matchers", "vcr.request", "vcr.stubs", "vcr.stubs.httpx_stubs")
 """vcrpy's module loggers that name requests or responses (a logger filter is not inherited)."""
@@ -49,13 +54,18 @@ class Scrubber:
     """Removes secrets from vcrpy requests and responses.
 
     ``secrets`` are the key values known up front (values too short to be a key are left to
-    the by-name rules); ``api_base`` is the origin the key belongs to: the query of any other
-    origin's URL is blanked when the cassette is saved. Plug it into vcrpy with
+    the by-name rules), held as :class:`~veo3_adapter._secrets.Secret` so no ``repr`` shows
+    them (``pytest -l``, debuggers); ``api_base`` is the origin the key belongs to: the query
+    of any other origin's URL is blanked when the cassette is saved. Plug it into vcrpy with
     :meth:`vcr_options`.
     """
 
-    secrets: tuple[str, ...] = field(default=(), repr=False)  # never in a traceback
+    secrets: tuple[str | Secret, ...] = field(default=(), repr=False)
     api_base: str = ""
+
+    def __post_init__(self) -> None:
+        held = tuple(s if isinstance(s, Secret) else Secret(s) for s in self.secrets if s)
+        object.__setattr__(self, "secrets", held)
 
     def vcr_options(self) -> dict[str, Any]:
         """Keyword arguments for ``vcr.VCR``: vcrpy drops the credential request headers
@@ -79,13 +89,19 @@ class Scrubber:
             parts = urlsplit(uri)
         except ValueError:  # an unbalanced "[" in the host, for one: keep no query at all
             return _blank_query(self.text(uri))
+        # Decoded values are redacted before they are encoded again: "+" and "/" of a
+        # base64 value come back as %2B and %2F, which no longer show the key's base64 form.
         query = [
-            (k, MARKER if k.lower() in SECRET_QUERY_PARAMS else v)
+            (self.text(k), MARKER if k.lower() in SECRET_QUERY_PARAMS else self.text(v))
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         netloc = parts.netloc.rsplit("@", 1)[-1]  # user info never belongs in a cassette
+        path = parts.path
+        decoded = unquote(path)
+        if self.text(decoded) != decoded:  # a secret written percent-encoded in the path
+            path = quote(self.text(decoded), safe="/:@!$&'()*+,;=~")
         rebuilt = urlunsplit(
-            (parts.scheme, netloc, parts.path, urlencode(query, safe=":/"), parts.fragment)
+            (parts.scheme, netloc, path, urlencode(query, safe=":/"), parts.fragment)
         )
         return self.text(rebuilt)
 
@@ -115,7 +131,10 @@ class Scrubber:
         hands it a deep copy). Credential headers, echoed ones included, go by name."""
         headers = response.get("headers", {})
         response["headers"] = {
-            self.text(name): [self.text(str(v)) for v in values]
+            self.text(name): [
+                self.url(str(v)) if name.lower() == "location" else self.text(str(v))
+                for v in values
+            ]
             for name, values in headers.items()
             if name.lower() not in SECRET_RESPONSE_HEADERS
         }
@@ -226,3 +245,33 @@ def _blank_query(uri: str) -> str:
     head, question, rest = uri.partition("?")
     _query, hash_mark, fragment = rest.partition("#")
     return f"{head}{question}{MARKER if question else ''}{hash_mark}{fragment}"
+
+
+# -- pytest's reports ------------------------------------------------------------------------
+
+
+def scrub_report(report: Any) -> None:
+    """Redact a pytest report in place: its failure (every line, ``-l``'s locals included)
+    and its captured output, of every key in the environment and every key shape.
+
+    pytest's failure representations are dataclasses of strings, lists and tuples; they are
+    walked generically so a new field or a ``--tb`` style is covered as well.
+    """
+    secrets = tuple(Secret(s) for s in env_secrets())
+    if report.longrepr is not None:
+        report.longrepr = _scrubbed(report.longrepr, secrets, set())
+    report.sections = [(title, redact(text, secrets)) for title, text in report.sections]
+
+
+def _scrubbed(value: Any, secrets: tuple[Secret, ...], seen: set[int]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list | tuple):
+        items = [_scrubbed(v, secrets, seen) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and id(value) not in seen:
+        seen.add(id(value))
+        for field_ in dataclasses.fields(value):
+            current = getattr(value, field_.name)
+            object.__setattr__(value, field_.name, _scrubbed(current, secrets, seen))
+    return value

@@ -10,7 +10,8 @@ together what the private modules add:
   ``bodies/`` beside the cassette and streamed back on replay; optionally, recorded MP4s
   shrunk to a small valid one.
 - **A useful miss** (:mod:`._replay`): ``CassetteMismatchError`` names the request, the
-  cassette, the closest recorded request and how to re-record.
+  cassette, the closest recorded request (and, for a submit, the prompt or option that
+  differs) and how to re-record.
 - **Provenance** (here): cassette metadata says where and when it was recorded, and with
   which SDK, stored through vcrpy's cassette metadata.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from veo3_adapter._secrets import MARKER
+from veo3_adapter._secrets import MARKER, Secret
 
 from ._bodies import (
     BODIES_DIRNAME,
@@ -40,9 +41,12 @@ from ._bodies import (
     shrink_video,
 )
 from ._replay import (
+    BODY_MATCHER,
     MATCH_ON,
     CassetteMismatchError,
+    MissLog,
     ReplayTransport,
+    body,
     missing_cassette,
     no_network,
 )
@@ -168,30 +172,38 @@ class VeoCassette:
     def all_played(self) -> bool:
         return bool(self.cassette.all_played)
 
+    @property
+    def misses(self) -> list[str]:
+        """What every request the cassette could not answer was told (caught or not)."""
+        return list(self.transport.misses) if isinstance(self.transport, MissLog) else []
+
 
 @contextlib.contextmanager
 def open_cassette(
     path: Path,
     *,
     mode: RecordMode = RecordMode.NONE,
-    secrets: tuple[str, ...] = (),
+    secrets: Iterable[str | Secret] = (),
     body_threshold: int = DEFAULT_BODY_THRESHOLD,
     shrink_videos: bool = False,
     source: str = "live",
     base_url: str = "",
     inner: httpx.BaseTransport | None = None,
     rerecord_hint: str = "",
+    match_body: bool = True,
 ) -> Iterator[VeoCassette]:
     """Open ``path`` with vcrpy and yield a transport to build the adapter's client on.
 
     ``inner`` is what vcrpy patches and records: a real ``httpx.HTTPTransport`` by default,
-    or an ``httpx.MockTransport`` around an in-process server.
+    or an ``httpx.MockTransport`` around an in-process server. ``secrets`` are best given as
+    :class:`~veo3_adapter._secrets.Secret` (no ``repr`` shows them). With ``match_body``
+    (the default) a submit must ask for the prompt and options that were recorded.
     """
     import vcr
 
     if mode is RecordMode.NONE and not path.is_file():
         raise missing_cassette(path, rerecord_hint)
-    scrubber = Scrubber(tuple(s for s in secrets if s), api_base=base_url)
+    scrubber = Scrubber(tuple(secrets), api_base=base_url)
     store = BodyStore(path.parent / BODIES_DIRNAME, body_threshold)
     options = scrubber.vcr_options()
     if shrink_videos:
@@ -202,9 +214,11 @@ def open_cassette(
 
     # vcrpy runs each list of hooks in order: scrubbed first, then the bodies written.
     options["before_save_interaction"] = (options["before_save_interaction"], write_bodies)
+    match_on = (*MATCH_ON, BODY_MATCHER) if match_body else MATCH_ON
     recorder = vcr.VCR(
-        record_mode=mode.value, match_on=MATCH_ON, decode_compressed_response=True, **options
+        record_mode=mode.value, match_on=match_on, decode_compressed_response=True, **options
     )
+    recorder.register_matcher(BODY_MATCHER, body)
     with scrubbed_vcr_logs(scrubber), recorder.use_cassette(str(path)) as cassette:
         metadata = _cassette_provenance(cassette, mode, provenance(source, base_url))
         replay = ReplayTransport(
@@ -213,4 +227,5 @@ def open_cassette(
             rerecord_hint=rerecord_hint,
             scrubber=scrubber,
         )
-        yield VeoCassette(path, mode, cassette, BodyFileTransport(replay, store), metadata)
+        transport = MissLog(BodyFileTransport(replay, store))
+        yield VeoCassette(path, mode, cassette, transport, metadata)

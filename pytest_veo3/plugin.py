@@ -7,17 +7,18 @@ inside the fixtures, when a test asks for one.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
-import re
 import secrets
-import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ._names import default_cassette_name
+from ._network import NetworkBlockedError as NetworkBlockedError  # its historical home
+from ._network import loopback_only
 
 if TYPE_CHECKING:
     from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
@@ -46,7 +47,7 @@ MARKER_CASSETTE = (
 MARKER_FAKE = (
     "veo3_fake(*, default='success', outcomes=None, polls=0): script fake_veo3; outcomes "
     "maps variant -> 'success' | 'generation_failed' | 'rai_filtered' | 'download_failed' | "
-    "'submit_failed' or a FakeOutcome"
+    "'submit_failed' | 'quota_exhausted' or a FakeOutcome"
 )
 
 _FAKE_MARKER_KWARGS = ("default", "outcomes", "polls")  # _fake_script's parameters
@@ -64,6 +65,8 @@ class Settings:
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+CALL_FAILED_KEY = pytest.StashKey[bool]()
+"""Whether a test on a cassette failed already (a caught cassette miss then adds nothing)."""
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -169,8 +172,8 @@ def veo3_record_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def veo3_cassette_name(request: pytest.FixtureRequest) -> str:
-    """The cassette this test uses: the veo3_cassette marker's name, else the test's name."""
+def veo3_cassette_name(request: pytest.FixtureRequest, veo3_cassette_dir: Path) -> str:
+    """The cassette this test uses: the veo3_cassette marker's name, else <module>/<test>."""
     marker = request.node.get_closest_marker("veo3_cassette")
     if marker is not None:
         if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], str):
@@ -178,7 +181,9 @@ def veo3_cassette_name(request: pytest.FixtureRequest) -> str:
                 "veo3_cassette marker takes exactly one name: veo3_cassette('x')"
             )
         return str(marker.args[0])
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+    return default_cassette_name(
+        request.node.nodeid, Path(request.node.path), veo3_cassette_dir, request.config.rootpath
+    )
 
 
 # -- fixtures: the doubles -------------------------------------------------------------------
@@ -255,29 +260,41 @@ def veo3_cassette(
     settings = request.config.stash[SETTINGS_KEY]
     mode = RecordMode.parse(veo3_record_mode)
     own = veo3_cassette_dir / f"{veo3_cassette_name}.yaml"
-    path = own
+    builtin = None
     if mode is RecordMode.NONE and not own.is_file():
-        path = builtin_cassette(veo3_cassette_name) or own
+        builtin = builtin_cassette(veo3_cassette_name)
     flag = "all" if own.is_file() else "once"
     hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
     # Every key in the environment is scrubbed, not only the one in use: both may be set.
-    from veo3_adapter._secrets import env_secrets
+    from veo3_adapter._secrets import Secret, env_secrets
 
-    guard = _loopback_only() if mode is RecordMode.NONE else contextlib.nullcontext()
+    nodeid = request.node.nodeid
+    guard = loopback_only(nodeid) if mode is RecordMode.NONE else contextlib.nullcontext()
     with (
         guard,
         open_cassette(
-            path,
+            builtin or own,
             mode=mode,
-            secrets=env_secrets(),
+            secrets=tuple(Secret(s) for s in env_secrets()),
             body_threshold=settings.body_threshold,
             shrink_videos=settings.shrink_videos,
             source="live" if not settings.base_url else f"server at {settings.base_url}",
             base_url=settings.base_url or _default_base_url(),
             rerecord_hint=hint,
+            # A built-in scenario answers any prompt; your own cassette, the one recorded.
+            match_body=builtin is None,
         ) as cassette,
     ):
         yield cassette
+    if cassette.misses and not request.node.stash.get(CALL_FAILED_KEY, False):
+        # The miss was caught by the code under test; the test must not pass on it.
+        more = len(cassette.misses) - 1
+        pytest.fail(
+            "veo3: the code under test caught a request the cassette could not answer:\n"
+            + cassette.misses[0]
+            + (f"\n  ({more} more)" if more else ""),
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -285,17 +302,19 @@ def recorded_veo3(veo3_cassette: VeoCassette, veo3_record_mode: str) -> Iterator
     """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy."""
     import httpx
 
+    from veo3_adapter._secrets import Secret
     from veo3_adapter.clock import virtual_time
     from veo3_adapter.compose import gemini_adapter
 
     replay = veo3_record_mode == "none"
-    # Replay needs no key; a throwaway value keeps the adapter's checks honest.
-    key = "replay-" + secrets.token_hex(16) if replay else _api_key_from_env()
+    # Replay needs no key; a throwaway value keeps the adapter's checks honest. Held as a
+    # Secret: a failing setup shown with its locals (pytest -l) does not show it.
+    key = Secret("replay-" + secrets.token_hex(16) if replay else _api_key_from_env())
     client = httpx.Client(transport=veo3_cassette.transport, follow_redirects=False)
     timing = virtual_time() if replay else contextlib.nullcontext()
     with timing, client:
         adapter = gemini_adapter(
-            key, base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
+            key.reveal(), base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
         )
         yield adapter
 
@@ -306,49 +325,20 @@ def _default_base_url() -> str:
     return DEFAULT_BASE_URL
 
 
-# -- no network during replay ----------------------------------------------------------------
+# -- no key in what pytest reports ------------------------------------------------------------
 
 
-class NetworkBlockedError(OSError):
-    """A test using recorded_veo3 in replay mode tried to reach a non-loopback address."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test on a veo3 cassette reports no key: the SDK's frames hold it in locals that
+    ``pytest -l`` prints, and a failure can echo it."""
+    report = yield
+    if "veo3_cassette" in getattr(item, "fixturenames", ()):
+        from ._scrub import scrub_report
 
-
-def _is_loopback(address: object) -> bool:
-    if not isinstance(address, tuple) or not address:
-        return True  # AF_UNIX paths and the like never leave the machine
-    host = str(address[0])
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-@contextlib.contextmanager
-def _loopback_only() -> Iterator[None]:
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(address: object) -> None:
-        if not _is_loopback(address):
-            raise NetworkBlockedError(
-                f"veo3: network access to {address!r} is blocked while recorded_veo3 replays; "
-                "record with --veo3-record-mode=once to talk to a server"
-            )
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(address)
-        return real_connect_ex(self, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        scrub_report(report)
+        if report.when == "call":
+            item.stash[CALL_FAILED_KEY] = report.failed
+    return report

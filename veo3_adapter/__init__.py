@@ -18,6 +18,7 @@ from .errors import (
     JobsFileError,
     JobsFileNotFoundError,
     OutputDirInUseError,
+    OutputWriteError,
     PollError,
     QuotaExhaustedError,
     SubmitError,
@@ -33,6 +34,7 @@ from .models import (
     ErrorCode,
     GenerationOptions,
     JobStatus,
+    RunSummary,
     Veo3Job,
 )
 from .orchestrator import Veo3Orchestrator
@@ -42,6 +44,7 @@ from .store import read_jobs_json, write_jobs_json
 
 if TYPE_CHECKING:
     from .gemini import GeminiVeo3Adapter
+    from .vertex import VertexVeo3Adapter
 
     __version__: str
 
@@ -70,9 +73,11 @@ __all__ = [
     "JobsFileError",
     "JobsFileNotFoundError",
     "OutputDirInUseError",
+    "OutputWriteError",
     "PollError",
     "QuotaExhaustedError",
     "RetryPolicy",
+    "RunSummary",
     "SubmitError",
     "UnsafeOutputError",
     "UnsafeURLError",
@@ -80,6 +85,7 @@ __all__ = [
     "Veo3GenerationError",
     "Veo3Job",
     "Veo3Orchestrator",
+    "VertexVeo3Adapter",
     "VideoGenerationPort",
     "read_jobs_json",
     "write_jobs_json",
@@ -93,6 +99,10 @@ def __getattr__(name: str) -> Any:
         from .gemini import GeminiVeo3Adapter
 
         return GeminiVeo3Adapter
+    if name == "VertexVeo3Adapter":
+        from .vertex import VertexVeo3Adapter
+
+        return VertexVeo3Adapter
     if name == "__version__":  # one source: the installed distribution's metadata
         from importlib.metadata import version
 

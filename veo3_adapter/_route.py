@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from ._http import Origin, parse_url, redact_url
-from ._secrets import API_KEY_HEADER, redact
+from ._secrets import API_KEY_HEADER, Secret, redact
 from .errors import TRANSIENT_STATUS, DownloadError, UnsafeURLError
 from .models import DEFAULT_BASE_URL
 from .retry import retry_after_seconds
@@ -52,14 +52,22 @@ class Retryable(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    """What one download is about, for its messages and its deadline."""
+    """What one download is about, for its messages and its deadline.
+
+    ``secret`` (the key, hidden by its ``repr``) is redacted from every message
+    :meth:`error` makes: a server may echo the key anywhere, a redirect's path included.
+    """
 
     what: str  # "operation models/m/operations/x", or "video"
     operation_name: str
     deadline: float
+    secret: Secret | None = None
 
     def error(self, kind: type[DownloadError], message: str) -> DownloadError:
-        return kind(message, operation_name=self.operation_name)
+        return kind(self.scrub(message), operation_name=self.operation_name)
+
+    def scrub(self, text: str) -> str:
+        return redact(text, (self.secret,))
 
 
 class Route:
@@ -68,16 +76,19 @@ class Route:
     def __init__(
         self,
         client: httpx.Client,
-        api_key: str,
+        api_key: Secret,
         api_origin: Origin,
         *,
         max_redirects: int,
         api_base_path: str = "",
+        credential_header: str = API_KEY_HEADER,
+        files_gateway: bool = True,
     ) -> None:
         self._client = client
         self._key = api_key
+        self._header = credential_header
         self._origin = api_origin
-        self._gateway = api_origin != DEFAULT_ORIGIN
+        self._gateway = files_gateway and api_origin != DEFAULT_ORIGIN
         self._base_path = api_base_path.rstrip("/")
         self._max_redirects = max_redirects
 
@@ -89,9 +100,9 @@ class Route:
         except (httpx.InvalidURL, TypeError) as exc:
             raise job.error(
                 UnsafeURLError,
-                f"video URI of {what} ({redact_url(uri)}) is not a valid URL: "
+                f"video URI of {what} ({self.show(uri)}) is not a valid URL: "
                 f"{self._scrub(exc)}; refused (nothing was sent)",
-            ) from exc
+            ) from None
         if url.userinfo:
             raise job.error(
                 UnsafeURLError,
@@ -123,25 +134,27 @@ class Route:
         current = url
         for _hop in range(self._max_redirects + 1):
             before_hop()
-            hop_headers = dict(headers)
-            if send_key:
-                hop_headers[API_KEY_HEADER] = self._key
-            request = self._client.build_request("GET", current, headers=hop_headers)
+            # The key goes into the request's headers only here, never into a local of ours.
+            request = self._client.build_request(
+                "GET",
+                current,
+                headers={**headers, self._header: self._key.reveal()} if send_key else headers,
+            )
             try:
                 response = self._client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 raise Retryable(
-                    f"could not reach {redact_url(current)} ({type(exc).__name__})"
+                    f"could not reach {self.show(current)} ({type(exc).__name__})"
                 ) from exc
             except (httpx.InvalidURL, UnicodeError) as exc:
                 # httpx resolves a redirect's Location inside send(), before we see it, and a
                 # malformed A-label ("xn--abc-") fails there with an IDNA (Unicode) error.
                 raise job.error(
                     UnsafeURLError,
-                    f"download of {job.what} was redirected by {redact_url(current)} to an "
+                    f"download of {job.what} was redirected by {self.show(current)} to an "
                     f"invalid URL ({type(exc).__name__}: {self._scrub(exc)}); refused, "
                     "nothing sent there",
-                ) from exc
+                ) from None
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 response.close()
@@ -167,7 +180,7 @@ class Route:
         routed = httpx.URL(
             f"{self._origin}{self._base_path}{url.path}" + (f"?{query}" if query else "")
         )
-        logger.debug("fetching %s through the gateway %s", redact_url(url), self._origin)
+        logger.debug("fetching %s through the gateway %s", self.show(url), self._origin)
         return routed
 
     def _next_hop(self, current: httpx.URL, location: str, job: Job) -> httpx.URL:
@@ -178,8 +191,8 @@ class Route:
             raise job.error(
                 UnsafeURLError,
                 f"download of {what} was redirected to an invalid URL "
-                f"({redact_url(location)}: {self._scrub(exc)}); refused",
-            ) from exc
+                f"({self.show(location)}: {self._scrub(exc)}); refused",
+            ) from None
         if target.scheme not in ("http", "https"):
             raise job.error(
                 UnsafeURLError,
@@ -188,7 +201,7 @@ class Route:
         if current.scheme == "https" and target.scheme != "https":
             raise job.error(
                 UnsafeURLError,
-                f"download of {what} was redirected from https to {redact_url(target)}; "
+                f"download of {what} was redirected from https to {self.show(target)}; "
                 "refusing to downgrade",
             )
         if target.userinfo:
@@ -197,6 +210,10 @@ class Route:
                 f"download of {what} was redirected to a URL with user info; refused",
             )
         return self._through_gateway(target) or target
+
+    def show(self, url: httpx.URL | str) -> str:
+        """``url`` as a message may name it: no query, no user info, no key in its path."""
+        return redact(redact_url(url), (self._key,))
 
     def _scrub(self, error: Exception) -> str:
         return redact(str(error), (self._key,))
@@ -207,7 +224,7 @@ class Route:
             snippet = _read_snippet(response, self._key)
         finally:
             response.close()
-        reason = f"HTTP {status} from {redact_url(url)}"
+        reason = f"HTTP {status} from {self.show(url)}"
         if snippet:
             reason += f": {snippet}"
         reason = redact(reason, (self._key,))
@@ -218,13 +235,13 @@ class Route:
                 retry_after=retry_after_seconds(response.headers.get("retry-after")),
             )
         raise DownloadError(
-            f"download of {job.what} failed: {reason}",
+            job.scrub(f"download of {job.what} failed: {reason}"),
             operation_name=job.operation_name,
             status_code=status,
         )
 
 
-def _read_snippet(response: httpx.Response, secret: str) -> str:
+def _read_snippet(response: httpx.Response, secret: Secret) -> str:
     """The start of an error body, for the message; never the whole (it may be large).
 
     ``secret`` is redacted before the text is cut: a cut through it would leave a piece that

@@ -16,9 +16,13 @@ import httpx
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from .gemini import GeminiVeo3Adapter
+    from google.auth.credentials import Credentials
 
-__all__ = ["LOCAL_PROFILE", "LIVE_PROFILE", "Profile", "gemini_adapter"]
+    from ._secrets import Secret
+    from .gemini import GeminiVeo3Adapter
+    from .vertex import VertexVeo3Adapter
+
+__all__ = ["LOCAL_PROFILE", "LIVE_PROFILE", "Profile", "gemini_adapter", "vertex_adapter"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +41,7 @@ LOCAL_PROFILE = Profile(timeout=10.0, retry=RetryPolicy(attempts=3, initial=0.05
 
 
 def gemini_adapter(
-    api_key: str,
+    api_key: str | Secret,
     *,
     base_url: str | None = None,
     http_client: httpx.Client | None = None,
@@ -45,13 +49,57 @@ def gemini_adapter(
     sleep: Callable[[float], None] | None = None,
     on_download_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> GeminiVeo3Adapter:
-    """A :class:`~veo3_adapter.gemini.GeminiVeo3Adapter` (imports google-genai on first use)."""
+    """A :class:`~veo3_adapter.gemini.GeminiVeo3Adapter` (imports google-genai on first use).
+
+    Pass the key as a :class:`~veo3_adapter._secrets.Secret` to keep it out of every
+    traceback with locals from here on; a string is wrapped in one by the adapter.
+    """
     from . import clock
     from .gemini import GeminiVeo3Adapter
 
     return GeminiVeo3Adapter(
         api_key,
         base_url=base_url,
+        http_client=http_client,
+        sleep=sleep or clock.sleep,
+        retry=profile.retry,
+        timeout=profile.timeout,
+        on_download_progress=on_download_progress,
+    )
+
+
+def vertex_adapter(
+    *,
+    project: str | None = None,
+    location: str | None = None,
+    credentials: Credentials | None = None,
+    api_key: str | Secret | None = None,
+    output_gcs_uri: str | None = None,
+    base_url: str | None = None,
+    storage_base_url: str | None = None,
+    http_client: httpx.Client | None = None,
+    profile: Profile = LIVE_PROFILE,
+    sleep: Callable[[float], None] | None = None,
+    on_download_progress: Callable[[str, int, int | None], None] | None = None,
+) -> VertexVeo3Adapter:
+    """A :class:`~veo3_adapter.vertex.VertexVeo3Adapter` (imports google-genai on first use).
+
+    ``project`` with ``credentials`` (Application Default Credentials when ``None``, loaded
+    at the first request), or ``api_key`` alone for express mode. ``location`` ``None`` is
+    the adapter's default region.
+    """
+    from . import clock
+    from ._vertex_wire import DEFAULT_LOCATION
+    from .vertex import VertexVeo3Adapter
+
+    return VertexVeo3Adapter(
+        project=project,
+        location=location or DEFAULT_LOCATION,
+        credentials=credentials,
+        api_key=api_key,
+        output_gcs_uri=output_gcs_uri,
+        base_url=base_url,
+        storage_base_url=storage_base_url,
         http_client=http_client,
         sleep=sleep or clock.sleep,
         retry=profile.retry,

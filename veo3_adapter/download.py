@@ -26,8 +26,9 @@ import httpx
 from . import clock as _clock
 from ._checksums import Digests, crc32c_implementation, parse_goog_hash
 from ._files import atomic_file
-from ._http import Origin, redact_url
+from ._http import Origin
 from ._route import Job, Retryable, Route
+from ._secrets import API_KEY_HEADER, Secret
 from .errors import ConfigurationError, DownloadError, IntegrityError, InvalidClipError
 from .mp4 import looks_like_mp4
 from .retry import RetryPolicy, Transient, retrying
@@ -74,12 +75,19 @@ class ClipDownloader:
     writing); ``download_deadline`` bounds one download in seconds of ``clock``, retries
     included. ``api_base_path`` is the path of ``base_url`` (a gateway may mount the API
     under one); it prefixes a files-download path rebuilt for the gateway.
+
+    The key is kept in a :class:`~veo3_adapter._secrets.Secret` and revealed only into the
+    header of a request to the API's origin; every message is scrubbed of it, URLs included
+    (a server may echo the key into a redirect's path). ``credential_header`` names that
+    header (``x-goog-api-key``; ``authorization`` for a ``Bearer`` credential);
+    ``files_gateway=False`` turns off the rebuilding of default-origin files-download URLs
+    for a gateway ``api_origin`` (a storage origin is no gateway of the Gemini API).
     """
 
     def __init__(
         self,
         client: httpx.Client,
-        api_key: str,
+        api_key: str | Secret,
         api_origin: Origin,
         *,
         retry: RetryPolicy | None = None,
@@ -90,6 +98,8 @@ class ClipDownloader:
         download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
         clock: Callable[[], float] = _clock.monotonic,
         api_base_path: str = "",
+        credential_header: str = API_KEY_HEADER,
+        files_gateway: bool = True,
     ) -> None:
         if isinstance(max_clip_bytes, bool) or not isinstance(max_clip_bytes, int):
             raise ConfigurationError("max_clip_bytes must be an integer number of bytes")
@@ -99,12 +109,16 @@ class ClipDownloader:
             raise ConfigurationError(
                 f"download_deadline must be a positive number of seconds, got {download_deadline}"
             )
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        del api_key
         self._route = Route(
             client,
-            api_key,
+            self._key,
             api_origin,
             max_redirects=max_redirects,
             api_base_path=api_base_path,
+            credential_header=credential_header,
+            files_gateway=files_gateway,
         )
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -131,7 +145,7 @@ class ClipDownloader:
         for everything else. ``dest`` is untouched on failure.
         """
         what = f"operation {operation_name}" if operation_name else "video"
-        job = Job(what, operation_name, self._clock() + self._deadline)
+        job = Job(what, operation_name, self._clock() + self._deadline, self._key)
         url = self._route.start(uri, job)
         state = _Progress(report=progress)
         with atomic_file(dest) as out:
@@ -147,8 +161,10 @@ class ClipDownloader:
                 )
             except Retryable as exc:
                 raise DownloadError(
-                    f"download of {what} from {redact_url(url)} failed after "
-                    f"{self._retry.attempts} attempts: {exc.reason}",
+                    job.scrub(
+                        f"download of {what} from {self._route.show(url)} failed after "
+                        f"{self._retry.attempts} attempts: {exc.reason}"
+                    ),
                     operation_name=operation_name,
                     status_code=exc.status_code,
                 ) from exc.__cause__ or exc
@@ -314,8 +330,10 @@ class ClipDownloader:
         if wrong:
             found = "; ".join(f"{name} expected {want}, got {got}" for name, want, got in wrong)
             raise IntegrityError(
-                f"download of {job.what} failed its integrity check over {progress.written} "
-                f"bytes ({found}); the file was not kept, download it again",
+                job.scrub(
+                    f"download of {job.what} failed its integrity check over "
+                    f"{progress.written} bytes ({found}); the file was not kept, download it again"
+                ),
                 mismatches=tuple(wrong),
                 operation_name=job.operation_name,
             )

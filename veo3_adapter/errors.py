@@ -12,6 +12,7 @@ fits, the error inherits it too, so ``except ValueError`` still catches bad inpu
     ├── JobsFileError (ValueError)               jobs.json is corrupt or of an unknown version
     │   └── JobsFileNotFoundError (FileNotFoundError)
     ├── OutputDirInUseError (RuntimeError)       another orchestrator holds the output directory
+    ├── OutputWriteError (OSError)               jobs.json, its journal or the lock not writable
     ├── UnsafeOutputError (OSError)              a link, FIFO... where veo3/ keeps a file
     └── Veo3GenerationError                      one job could not be submitted, polled or fetched
         ├── SubmitError
@@ -27,9 +28,11 @@ fits, the error inherits it too, so ``except ValueError`` still catches bad inpu
 ``Veo3Orchestrator.run`` and ``resume`` raise nothing else on purpose: bad input is an
 ``InvalidJobError`` before anything is written, a bad jobs.json (or one a newer release
 wrote) a ``JobsFileError``, a busy directory ``OutputDirInUseError``, a link or other
-non-file planted in ``veo3/`` an ``UnsafeOutputError``; a job that fails is recorded as
-FAILED, not raised. Only the operating system's own errors (``OSError``: a full disk, a
-read-only directory) pass through unchanged.
+non-file planted in ``veo3/`` an ``UnsafeOutputError``, a full disk or a read-only directory
+where jobs.json, its journal or the lock is written an ``OutputWriteError`` naming the file
+(and any operation started but not recorded); a job that fails is recorded as FAILED, not
+raised: a clip that cannot be written fails its job as ``download_failed``, and an
+exception that is no ``Veo3Error`` (a bug) as ``internal_error``.
 
 No message ever contains the API key.
 """
@@ -52,6 +55,7 @@ __all__ = [
     "JobsFileError",
     "JobsFileNotFoundError",
     "OutputDirInUseError",
+    "OutputWriteError",
     "PollError",
     "QuotaExhaustedError",
     "SubmitError",
@@ -118,6 +122,41 @@ class JobsFileNotFoundError(JobsFileError, FileNotFoundError):
 
 class OutputDirInUseError(Veo3Error, RuntimeError):
     """Another orchestrator is working in the same output directory."""
+
+
+class OutputWriteError(Veo3Error, OSError):
+    """A file of the output directory's own (jobs.json, its journal, the lock) cannot be written.
+
+    ``path`` names the file, ``reason`` gives the operating system's answer ("No space left on
+    device", "Read-only file system") and ``errno`` its number. ``operation_names`` lists the
+    operations the backend started whose names could not be recorded: this error (and the
+    log) is then the only place they are kept.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        reason: str,
+        *,
+        errno: int | None = None,
+        operation_names: tuple[str, ...] = (),
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        self.operation_names = operation_names
+        message = f"{path} cannot be written ({reason})."
+        if operation_names:
+            message += (
+                " These operations were started but could not be recorded, so keep their "
+                f"names to fetch the clips: {', '.join(operation_names)}."
+            )
+        super().__init__(message + " Free space or fix permissions, then run resume.")
+        self.errno = errno
+
+    @classmethod
+    def of(cls, path: Path, exc: OSError) -> OutputWriteError:
+        """The error for ``exc`` (an ``OSError``) raised while writing ``path``."""
+        return cls(path, exc.strerror or str(exc) or type(exc).__name__, errno=exc.errno)
 
 
 class UnsafeOutputError(Veo3Error, OSError):

@@ -163,6 +163,10 @@ class FakeVeo3Adapter:
         """Names of the operations this fake has started."""
         return list(self._operations)
 
+    def describe(self) -> dict[str, str]:
+        """Where jobs go, for jobs.json: this in-memory fake."""
+        return {"backend": "fake"}
+
     # -- the port --------------------------------------------------------------------------
 
     def submit_job(

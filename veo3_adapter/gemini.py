@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from google import genai
@@ -16,12 +15,30 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from . import clock as _clock
+from ._answers import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_ANSWER_DEPTH,
+    AnswerLimitError,
+    AnswerLimits,
+    answer_limits,
+    limit_answers,
+)
 from ._http import Origin, new_client, tls_context
-from ._refusal import is_daily_quota, submit_refusal
-from ._secrets import guard_wire_logs, redact
+from ._operations import (
+    MODEL_ID_HELP,
+    OPERATION_NAME_RE,
+    error_body,
+    is_model_id,
+    map_operation,
+    poll_transient,
+    submit_transient,
+    video_uri,
+)
+from ._refusal import submit_refusal
+from ._secrets import Secret, guard_wire_logs, redact
 from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES, ClipDownloader
 from .errors import (
-    TRANSIENT_STATUS,
     ConfigurationError,
     DownloadError,
     InvalidOperationNameError,
@@ -37,25 +54,13 @@ from .models import (
     JobStatus,
     Veo3Job,
 )
-from .retry import (
-    RetryPolicy,
-    Transient,
-    retry_after_seconds,
-    retry_delay_from_error_body,
-    retrying,
-)
+from .retry import RetryPolicy, Transient, retrying
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiVeo3Adapter"]
 
 logger = logging.getLogger("veo3_adapter.gemini")
 
 _API_VERSION = "v1beta"
-# models/<model>/operations/<id> (Gemini) or operations/<id>: no "..", no escapes, no host.
-_OPERATION_NAME_RE = re.compile(
-    r"(?:models/[A-Za-z0-9_-][A-Za-z0-9._-]*/)?operations/[A-Za-z0-9_-]+"
-)
-# A submit that failed with these was certainly not started, so sending it again is safe.
-_SUBMIT_RETRY_STATUS = frozenset({429, 503})
 
 T = TypeVar("T")
 
@@ -66,11 +71,28 @@ class GeminiVeo3Adapter:
     The SDK is built on that client (so respx, vcrpy and timeouts all see one place), and the
     clip is downloaded by ``ClipDownloader``: key in the header, only to the API's origin.
     ``on_download_progress(variant, bytes_so_far, total_or_None)`` watches each download.
+
+    The key is kept in a :class:`~veo3_adapter._secrets.Secret` (pass one, or a string), so
+    no ``repr``, debugger or traceback with locals shows it.
+
+    Limits, each a keyword argument:
+
+    - ``max_answer_bytes`` (default 8 MiB): the largest JSON answer to a submit or a poll,
+      counted while it streams in (on the wire and once decoded), before the SDK parses it.
+    - ``max_answer_depth`` (default 64): the deepest nesting of arrays and objects in such
+      an answer, checked on its bytes before parsing.
+    - ``max_clip_bytes`` (default 4 GiB) and ``download_deadline`` (default 30 minutes):
+      the size of a clip and the time one download may take, retries included.
+
+    An answer past a limit fails that job's submit (``SubmitError``) or poll
+    (``PollError``), naming the variant or operation and the limit. Both limits apply to the
+    client this adapter builds and to an injected ``http_client`` alike: the adapter adds a
+    response hook to it that acts only during this adapter's own API calls.
     """
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | Secret,
         *,
         model: str = DEFAULT_MODEL,
         base_url: str | None = None,
@@ -82,18 +104,25 @@ class GeminiVeo3Adapter:
         max_redirects: int = 5,
         max_clip_bytes: int = DEFAULT_MAX_CLIP_BYTES,
         download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_answer_depth: int = DEFAULT_MAX_ANSWER_DEPTH,
         rand: Callable[[], float] = random.random,
         on_download_progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip():
+        # First of all, so that no frame of ours holds the key in the clear from here on.
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        del api_key
+        key = self._key.reveal()
+        if not isinstance(key, str) or not key.strip():
             raise ConfigurationError(
                 "api_key is empty: set GEMINI_API_KEY (or pass api_key=) to use the Gemini API"
             )
-        if any(c.isspace() for c in api_key) or not (api_key.isprintable() and api_key.isascii()):
+        if any(c.isspace() for c in key) or not (key.isprintable() and key.isascii()):
             # An HTTP header carries ASCII only: anything else would fail on every request.
             raise ConfigurationError("api_key contains whitespace, control or non-ASCII characters")
-        self._key = api_key
-        guard_wire_logs(api_key)
+        guard_wire_logs(key)
+        del key
+        self._limits = AnswerLimits.checked(max_answer_bytes, max_answer_depth)
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         try:
             parsed = httpx.URL(self._base_url)
@@ -113,21 +142,26 @@ class GeminiVeo3Adapter:
                 "http_client follows redirects, which would send the API key to whatever host "
                 "a redirect names; build it with follow_redirects=False"
             )
+        if not is_model_id(model):
+            raise ConfigurationError(f"model {ascii(model)} is not a model id{MODEL_ID_HELP}")
         self.model = model
         self.options = GenerationOptions(model=model).merged(options)
         self._owns_client = http_client is None
         tls = tls_context()
         self._http = http_client or new_client(timeout)
+        limit_answers(self._http)
         self._sleep = sleep
         self._rand = rand
         self._retry = retry or RetryPolicy()
         self._on_download_progress = on_download_progress
         self._client = genai.Client(
-            api_key=api_key,
+            api_key=self._key.reveal(),
             vertexai=False,
             http_options=types.HttpOptions(
                 base_url=self._base_url,
                 api_version=_API_VERSION,
+                # The encodings whose decoded size the answer limits can count.
+                headers={"accept-encoding": ACCEPT_ENCODING},
                 httpx_client=self._http,
                 timeout=int(timeout * 1000),
                 # Without a context of ours the SDK loads the CA bundle twice per client
@@ -138,7 +172,7 @@ class GeminiVeo3Adapter:
         )
         self._downloader = ClipDownloader(
             self._http,
-            api_key,
+            self._key,
             Origin.of(parsed),
             retry=self._retry,
             sleep=sleep,
@@ -165,6 +199,10 @@ class GeminiVeo3Adapter:
     def __repr__(self) -> str:
         return f"GeminiVeo3Adapter(model={self.model!r}, base_url={self._base_url!r})"
 
+    def describe(self) -> dict[str, str]:
+        """Where jobs go, for jobs.json: never the key (``base_url`` holds no credentials)."""
+        return {"backend": "gemini", "base_url": self._base_url, "model": self.model}
+
     # -- the port --------------------------------------------------------------------------
 
     def submit_job(
@@ -173,6 +211,15 @@ class GeminiVeo3Adapter:
         """Start generating ``prompt``; the returned job carries ``operation.name``."""
         opts = self.options.merged(options)
         model = opts.model or self.model
+        what = f"submit of variant {variant!r}"
+        if not is_model_id(model):
+            # httpx would refuse the URL (a newline) or send it somewhere else ("a/../b").
+            raise SubmitError(
+                self._scrub(
+                    f"{what}: model {ascii(model)} is not a model id{MODEL_ID_HELP}; "
+                    "nothing was sent"
+                )
+            )
 
         def call() -> types.GenerateVideosOperation:
             # Built here, inside the try below, so invalid options become a SubmitError.
@@ -189,16 +236,25 @@ class GeminiVeo3Adapter:
                 model=model, source=types.GenerateVideosSource(prompt=prompt), config=config
             )
 
-        what = f"submit of variant {variant!r}"
         try:
-            operation = self._retrying(call, what, _submit_transient)
+            operation = self._retrying(call, what, submit_transient)
         except genai_errors.APIError as exc:
             # from None: the SDK error's text is the raw answer, which may echo the key.
             raise submit_refusal(
-                what, model, exc.code, self._describe(exc), _error_body(exc)
+                what, model, exc.code, self._describe(exc), error_body(exc)
             ) from None
         except httpx.TransportError as exc:
             raise SubmitError(f"{what} did not reach the API ({type(exc).__name__})") from exc
+        except AnswerLimitError as exc:
+            raise SubmitError(
+                f"{what} (model {model}): {exc}; the generation may have started, but its "
+                "operation name is unknown",
+                status_code=exc.status_code,
+            ) from None
+        except (httpx.HTTPError, RecursionError) as exc:  # an undecodable or too deep answer
+            raise SubmitError(
+                f"{what}: the answer could not be read ({type(exc).__name__})"
+            ) from None
         except (ValueError, TypeError) as exc:  # pydantic validation of the options
             raise SubmitError(f"{what}: invalid request: {self._scrub(str(exc))}") from exc
         if not operation.name:
@@ -224,7 +280,7 @@ class GeminiVeo3Adapter:
                 return job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc))
             raise
         # Unchanged stays equal, so a still-running poll costs the caller no jobs.json write.
-        return self._map_operation(job, operation)
+        return map_operation(job, operation, self._scrub)
 
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
         """Re-read the finished operation, then stream its video to ``dest`` atomically."""
@@ -236,7 +292,7 @@ class GeminiVeo3Adapter:
                     "fetched; submit it again"
                 )
             operation = self._get_operation(name)
-            uri = _video_uri(operation)
+            uri = video_uri(operation)
             if not uri:
                 raise DownloadError(
                     f"operation {name} has no video to download "
@@ -249,6 +305,9 @@ class GeminiVeo3Adapter:
         except Veo3GenerationError as exc:
             if not exc.operation_name:
                 exc.operation_name = name
+            # The messages are scrubbed where they are made; this is the last net for a key
+            # a server echoed into a URL or a reason.
+            exc.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in exc.args)
             logger.warning("download of variant %r failed: %s", job.variant, exc)
             raise
         logger.info("downloaded variant %r (%d bytes) to %s", job.variant, size, dest)
@@ -267,7 +326,7 @@ class GeminiVeo3Adapter:
         return progress
 
     def _get_operation(self, name: str) -> types.GenerateVideosOperation:
-        if not _OPERATION_NAME_RE.fullmatch(name):
+        if not OPERATION_NAME_RE.fullmatch(name):
             raise InvalidOperationNameError(
                 self._scrub(
                     f"operation name {name!r} is not a Gemini operation path "
@@ -283,7 +342,7 @@ class GeminiVeo3Adapter:
 
         what = f"poll of operation {name}"
         try:
-            return self._retrying(call, what, _poll_transient)
+            return self._retrying(call, what, poll_transient)
         except genai_errors.APIError as exc:
             raise PollError(  # from None: as in submit_job, the SDK error may echo the key
                 f"{what} failed: {self._describe(exc)}",
@@ -294,6 +353,16 @@ class GeminiVeo3Adapter:
             raise PollError(
                 f"{what} did not reach the API ({type(exc).__name__})", operation_name=name
             ) from exc
+        except AnswerLimitError as exc:
+            # status_code is the answer's: a 200 past a limit fails the job, not polled again.
+            raise PollError(
+                f"{what}: {exc}", operation_name=name, status_code=exc.status_code
+            ) from None
+        except (httpx.HTTPError, RecursionError) as exc:  # an undecodable or too deep answer
+            raise PollError(
+                f"{what}: the answer could not be read ({type(exc).__name__})",
+                operation_name=name,
+            ) from None
         except ValueError as exc:  # a 200 whose body is not an operation (a proxy's page)
             raise PollError(
                 f"{what}: the answer is not an operation ({type(exc).__name__})",
@@ -303,40 +372,18 @@ class GeminiVeo3Adapter:
     def _retrying(
         self, call: Callable[[], T], what: str, classify: Callable[[Exception], Transient | None]
     ) -> T:
+        def limited() -> T:
+            with answer_limits(self._limits):
+                return call()
+
         return retrying(
-            call,
+            limited,
             what=what,
             classify=classify,
             policy=self._retry,
             logger=logger,
             sleep=self._sleep,
             rand=self._rand,
-        )
-
-    def _map_operation(self, job: Veo3Job, op: types.GenerateVideosOperation) -> Veo3Job:
-        if not op.done:
-            return dataclasses.replace(job, status=JobStatus.SUBMITTED)
-        if op.error:
-            message = str(op.error.get("message") or op.error)
-            logger.warning("operation %s failed: %s", job.operation_name, message)
-            return job.failed(ErrorCode.GENERATION_FAILED, self._scrub(message))
-        result = op.result or op.response
-        uri = _video_uri(op)
-        if uri:
-            return dataclasses.replace(
-                job,
-                status=JobStatus.GENERATED,
-                video_uri=self._scrub(uri),  # jobs.json keeps it; a "key=" URI is refused anyway
-                error_message="",
-                error_detail="",
-            )
-        if result is not None and result.rai_media_filtered_count:
-            reasons = "; ".join(result.rai_media_filtered_reasons or []) or "no reason given"
-            logger.warning("operation %s was safety-filtered: %s", job.operation_name, reasons)
-            return job.failed(ErrorCode.RAI_FILTERED, reasons)
-        logger.warning("operation %s finished without a video", job.operation_name)
-        return job.failed(
-            ErrorCode.GENERATION_FAILED, "the operation finished without a video or an error"
         )
 
     def _describe(self, exc: genai_errors.APIError) -> str:
@@ -349,50 +396,3 @@ class GeminiVeo3Adapter:
 
     def _scrub(self, text: str) -> str:
         return redact(text, (self._key,))
-
-
-def _video_uri(op: types.GenerateVideosOperation) -> str:
-    result = op.result or op.response
-    if not op.done or result is None or not result.generated_videos:
-        return ""
-    video = result.generated_videos[0].video
-    return (video.uri or "") if video is not None else ""
-
-
-def _submit_transient(exc: Exception) -> Transient | None:
-    """A submit is sent again only when it certainly started nothing: 429, 503, no connection."""
-    if isinstance(exc, genai_errors.APIError):
-        return _api_transient(exc) if exc.code in _SUBMIT_RETRY_STATUS else None
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return Transient(type(exc).__name__)
-    return None
-
-
-def _poll_transient(exc: Exception) -> Transient | None:
-    """Reading an operation changes nothing, so any transient status or broken link retries."""
-    if isinstance(exc, genai_errors.APIError):
-        return _api_transient(exc) if exc.code in TRANSIENT_STATUS else None
-    if isinstance(exc, httpx.TransportError):
-        return Transient(type(exc).__name__)
-    return None
-
-
-def _api_transient(exc: genai_errors.APIError) -> Transient | None:
-    """The wait the server asked for: ``Retry-After``, else the body's ``RetryInfo`` or text.
-
-    ``None`` for a per-day quota: sending again before it resets only meets it again.
-    """
-    body = _error_body(exc)
-    if exc.code == 429 and is_daily_quota(body):
-        return None
-    response: Any = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    retry_after = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
-    if retry_after is None:
-        retry_after = retry_delay_from_error_body(body)
-    return Transient(f"HTTP {exc.code}", retry_after)
-
-
-def _error_body(exc: genai_errors.APIError) -> dict[str, Any] | None:
-    details: Any = exc.details  # the answer's JSON as the SDK parsed it: {"error": {...}}
-    return details if isinstance(details, dict) else None

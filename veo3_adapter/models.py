@@ -19,6 +19,7 @@ __all__ = [
     "ErrorCode",
     "GenerationOptions",
     "JobStatus",
+    "RunSummary",
     "Veo3Job",
     "validate_variant",
     "validate_variants",
@@ -52,6 +53,8 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     OPERATION_NOT_FOUND = "operation_not_found"
     MISSING_OPERATION_NAME = "missing_operation_name"
+    # An exception that is no Veo3Error: a bug here or in the backend, not the job's fault.
+    INTERNAL_ERROR = "internal_error"
 
 
 def validate_variant(variant: object) -> str:
@@ -201,3 +204,17 @@ class Veo3Job:
         return dataclasses.replace(
             self, status=JobStatus.FAILED, error_message=code.value, error_detail=detail
         )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one ``run`` (or ``resume``) did with each of its variants, in their order.
+
+    ``submitted``: started anew (the job's state says whether the backend accepted it);
+    ``skipped``: kept as recorded (a valid clip, or a final state ``resume`` leaves alone);
+    ``resumed``: a recorded operation polled or downloaded, not submitted again.
+    """
+
+    submitted: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    resumed: tuple[str, ...] = ()

@@ -9,20 +9,30 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from . import clock as _clock
-from ._files import remove_stale_temp_files
-from .errors import (
-    BatchStoppingError,
-    ConfigurationError,
-    InvalidPromptError,
-    InvalidVariantError,
-    PollError,
-    QuotaExhaustedError,
-    Veo3Error,
+from ._failures import (
+    checked_answer,
+    clip_write_failure,
+    code_of,
+    internal_failure,
+    scrubbed,
+    unrecorded,
 )
+from ._files import remove_stale_temp_files
+from ._runplan import (
+    backend_of,
+    checked_input,
+    plan_run,
+    port_defaults,
+    resume_state,
+    same_backend,
+    stopped_unsent,
+)
+from .errors import BatchStoppingError, ConfigurationError, OutputWriteError, PollError, Veo3Error
 from .models import (
     ErrorCode,
     GenerationOptions,
     JobStatus,
+    RunSummary,
     Veo3Job,
     validate_variant,
     validate_variants,
@@ -30,14 +40,7 @@ from .models import (
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
 from .retry import NOTE_ATTR, Note
-from .store import (
-    JobsJournal,
-    check_options_text,
-    check_text,
-    locked_for_writing,
-    read_jobs_json,
-    storable,
-)
+from .store import JobsJournal, locked_for_writing, read_jobs_and_backend, read_jobs_json, storable
 
 __all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
 
@@ -45,22 +48,6 @@ logger = logging.getLogger("veo3_adapter.orchestrator")
 
 CLIPS_DIRNAME = "veo3"
 JOBS_FILENAME = "jobs.json"
-# Failures that another look at the server may still turn into a clip.
-_RETRY_DOWNLOAD = {ErrorCode.DOWNLOAD_FAILED.value}
-_RETRY_POLL = {ErrorCode.TIMEOUT.value, ErrorCode.POLL_FAILED.value}
-
-
-def _code_of(stop: BatchStoppingError) -> ErrorCode:
-    return (
-        ErrorCode.QUOTA_EXHAUSTED
-        if isinstance(stop, QuotaExhaustedError)
-        else ErrorCode.SUBMIT_FAILED
-    )
-
-
-def _stopped_unsent(job: Veo3Job) -> bool:
-    """A job a stopped run left unsent (or whose refusal stopped it): nothing was started."""
-    return job.status is JobStatus.FAILED and bool(job.batch_stopped_by) and not job.operation_name
 
 
 class Veo3Orchestrator:
@@ -73,6 +60,12 @@ class Veo3Orchestrator:
     ``on_change`` (if given) is called with the job after each such change has been saved.
     The orchestrator owns the jobs' time stamps: ``created_at`` when a job is (re)created by
     ``run``, ``updated_at`` at every change, both from ``now``.
+
+    Jobs are isolated: whatever one job's submit, poll or download raises (but
+    ``KeyboardInterrupt`` and ``SystemExit``) becomes that job's failure, with a scrubbed
+    detail, and the others go on. If the port has a ``describe()``, what it says is
+    recorded in jobs.json (``store.read_backend_info``). ``last_run`` is the
+    :class:`~veo3_adapter.models.RunSummary` of the last ``run`` or ``resume``.
     """
 
     def __init__(
@@ -99,6 +92,7 @@ class Veo3Orchestrator:
         self._on_change = on_change
         self._jobs: dict[str, Veo3Job] = {}
         self._journal = JobsJournal(self.jobs_path)
+        self.last_run: RunSummary | None = None
 
     @property
     def clips_dir(self) -> Path:
@@ -125,42 +119,52 @@ class Veo3Orchestrator:
         prompts: Mapping[str, str],
         *,
         options: Mapping[str, GenerationOptions] | None = None,
+        force: bool = False,
     ) -> list[Veo3Job]:
-        """Generate and download one clip per ``variant -> prompt``; return the final jobs.
+        """Generate and download one clip per ``variant -> prompt``; return their final jobs.
+
+        Idempotent: a variant recorded in jobs.json with the same prompt and options (the
+        port's defaults, such as its model, included) and a valid clip is kept as it is; one
+        whose operation is still running or finished (SUBMITTED or GENERATED, with an
+        operation name, on the same backend) is resumed, not submitted again. Any other, or
+        every one with ``force``, is submitted anew. ``last_run`` says which was which.
 
         Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
         FAILED with a machine code and the rest carry on, except after a submit refused in a
         way every submit would be (``BatchStoppingError``: a per-day quota, a retired model,
         a refused key): the jobs not yet sent are then not sent, and fail with the same code
         and a detail that says so. Input that cannot make a job raises an
-        ``InvalidJobError`` before anything is written.
+        ``InvalidJobError`` before anything is written; jobs.json or its journal that cannot
+        be written stops the run with ``OutputWriteError`` (naming any operation started but
+        not recorded).
         """
-        options = dict(options or {})
-        validate_variants(prompts)  # Intro and intro would be one file on macOS and Windows
-        for variant, prompt in prompts.items():
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise InvalidPromptError(f"prompt of variant {variant!r} is empty")
-            check_text(variant, "prompt", prompt, InvalidPromptError)  # jobs.json is UTF-8
-        for variant, opts in options.items():
-            check_options_text(variant, opts)
-        unknown = sorted(set(options) - set(prompts))
-        if unknown:
-            raise InvalidVariantError(f"options given for variants with no prompt: {unknown}")
+        options = checked_input(prompts, options)
         if not prompts:
+            self.last_run = RunSummary()
             return []
         with self._locked():
-            self._jobs = {job.variant: job for job in self._read_if_present()}
+            recorded, where = self._read_if_present()
+            self._jobs = {job.variant: job for job in recorded}
             validate_variants(prompts, kept=self._jobs)
             if self._journal.journal.exists():
                 # Fold what a crashed run journaled before replacing any job: replayed over
                 # the new jobs.json, that stale journal would bring the replaced jobs back.
                 self._save()
+            plan = plan_run(
+                self._jobs,
+                prompts,
+                options,
+                defaults=port_defaults(self.port),
+                clip_ok=self._clip_ok,
+                resumable=same_backend(where, self._journal.backend),
+                force=force,
+            )
             stamp = self._now()
-            for variant, prompt in prompts.items():
+            for variant in plan.submit:
                 self._jobs.pop(variant, None)
                 self._jobs[variant] = Veo3Job(
                     variant=variant,
-                    prompt=prompt,
+                    prompt=prompts[variant],
                     options=options.get(variant, GenerationOptions()),
                     created_at=stamp,
                     updated_at=stamp,
@@ -168,9 +172,10 @@ class Veo3Orchestrator:
             self._save()
             for variant in prompts:
                 self._changed(self._jobs[variant])
-            self._submit_all(list(prompts))
-            self._drive(list(prompts), wait_first=True)
+            self._submit_all(list(plan.submit))
+            self._drive(list(prompts), wait_first=bool(plan.submit))
             self._save()
+            self.last_run = RunSummary(plan.submit, plan.skip, plan.resume)
             return [self._jobs[variant] for variant in prompts]
 
     def resume(self) -> list[Veo3Job]:
@@ -182,48 +187,31 @@ class Veo3Orchestrator:
         """
         with self._locked():
             self._jobs = {job.variant: job for job in read_jobs_json(self.jobs_path)}
+            self._journal.backend = backend_of(self.port)
             todo: list[str] = []
             unsent: list[str] = []
             for variant, job in list(self._jobs.items()):
-                if _stopped_unsent(job):
+                if stopped_unsent(job):
                     unsent.append(variant)
                     continue
-                resumed = self._resume_state(job)
-                if resumed is not job:
-                    self._set(resumed)
-                if resumed.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
+                state = resume_state(job, clip_ok=self._clip_ok(job))
+                if state is not job:
+                    self._set(state)
+                if state.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
                     todo.append(variant)
+            resumed = tuple(todo)
             self._submit_all(unsent)
             todo.extend(v for v in unsent if self._jobs[v].status is JobStatus.SUBMITTED)
             self._drive(todo, wait_first=False)
             self._save()
+            kept = tuple(v for v in self._jobs if v not in resumed and v not in unsent)
+            self.last_run = RunSummary(tuple(unsent), kept, resumed)
             return list(self._jobs.values())
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _resume_state(self, job: Veo3Job) -> Veo3Job:
-        status = job.status
-        if status is JobStatus.DOWNLOADED and is_mp4_file(self.clip_path(job.variant)):
-            return job
-        if status is JobStatus.FAILED:
-            if job.error_message in _RETRY_DOWNLOAD:
-                status = JobStatus.GENERATED
-            elif job.error_message in _RETRY_POLL:
-                status = JobStatus.SUBMITTED
-            else:
-                return job
-        elif status is JobStatus.DOWNLOADED:
-            logger.info("clip of variant %r is missing or broken; fetching it again", job.variant)
-            status = JobStatus.GENERATED
-        elif status is JobStatus.PENDING:
-            status = JobStatus.SUBMITTED
-        if not job.operation_name:
-            return job.failed(
-                ErrorCode.MISSING_OPERATION_NAME,
-                "jobs.json has no operation name for this job, so the server cannot be asked "
-                "about it; run the variant again",
-            )
-        return dataclasses.replace(job, status=status, error_message="", error_detail="")
+    def _clip_ok(self, job: Veo3Job) -> bool:
+        return job.status is JobStatus.DOWNLOADED and is_mp4_file(self.clip_path(job.variant))
 
     def _submit_all(self, variants: list[str]) -> None:
         """Submit each in turn; after a batch-stopping refusal, send none of the rest."""
@@ -235,31 +223,37 @@ class Veo3Orchestrator:
                 stopped_by = variant
                 continue
             job = self._jobs[variant]
-            detail = f"not sent: this run stopped sending jobs after this refusal: {stop}"
+            detail = (
+                f"not sent: this run stopped sending jobs after this refusal: {scrubbed(str(stop))}"
+            )
             self._set(
-                dataclasses.replace(job.failed(_code_of(stop), detail), batch_stopped_by=stopped_by)
+                dataclasses.replace(job.failed(code_of(stop), detail), batch_stopped_by=stopped_by)
             )
 
     def _submit(self, variant: str) -> BatchStoppingError | None:
         """Submit one job; return the error if its refusal means no other job may be sent."""
         job = self._jobs[variant]
         try:
-            submitted = self.port.submit_job(variant, job.prompt, job.options)
+            submitted = checked_answer(job, self.port.submit_job(variant, job.prompt, job.options))
         except BatchStoppingError as exc:
-            logger.warning("submit of variant %r failed; sending no more jobs: %s", variant, exc)
+            detail = scrubbed(str(exc))
+            logger.warning("submit of variant %r failed; sending no more jobs: %s", variant, detail)
             self._set(
-                dataclasses.replace(job.failed(_code_of(exc), str(exc)), batch_stopped_by=variant)
+                dataclasses.replace(job.failed(code_of(exc), detail), batch_stopped_by=variant)
             )
             return exc
-        except Veo3Error as exc:
-            logger.warning("submit of variant %r failed: %s", variant, exc)
-            self._set(
-                dataclasses.replace(
-                    job.failed(ErrorCode.SUBMIT_FAILED, str(exc)), batch_stopped_by=""
-                )
-            )
+        except Exception as exc:
+            if isinstance(exc, Veo3Error):
+                code, detail = ErrorCode.SUBMIT_FAILED, scrubbed(str(exc))
+                logger.warning("submit of variant %r failed: %s", variant, detail)
+            else:
+                code, detail = ErrorCode.INTERNAL_ERROR, internal_failure("submit", variant, exc)
+            self._set(dataclasses.replace(job.failed(code, detail), batch_stopped_by=""))
             return None
-        self._set(submitted)
+        try:
+            self._set(submitted)
+        except OutputWriteError as exc:
+            raise unrecorded(exc, submitted) from exc
         return None
 
     def _drive(self, variants: list[str], *, wait_first: bool) -> None:
@@ -294,20 +288,23 @@ class Veo3Orchestrator:
     def _poll(self, variant: str) -> None:
         job = self._jobs[variant]
         try:
-            polled = self.port.poll_job(job)
+            polled = checked_answer(job, self.port.poll_job(job))
         except PollError as exc:
             if exc.transient:
                 logger.warning(
                     "poll of variant %r failed, will try again: %s",
                     variant,
-                    exc,
+                    scrubbed(str(exc)),
                     extra={NOTE_ATTR: Note("retry", f"poll of variant {variant!r}")},
                 )
                 return
-            self._set(job.failed(ErrorCode.POLL_FAILED, str(exc)))
+            self._set(job.failed(ErrorCode.POLL_FAILED, scrubbed(str(exc))))
             return
         except Veo3Error as exc:
-            self._set(job.failed(ErrorCode.POLL_FAILED, str(exc)))
+            self._set(job.failed(ErrorCode.POLL_FAILED, scrubbed(str(exc))))
+            return
+        except Exception as exc:
+            self._set(job.failed(ErrorCode.INTERNAL_ERROR, internal_failure("poll", variant, exc)))
             return
         if polled != job:
             self._set(polled)
@@ -316,18 +313,27 @@ class Veo3Orchestrator:
         job = self._jobs[variant]
         dest = self.clip_path(variant)
         try:
-            written = self.port.download_clip(job, dest)
+            written = Path(self.port.download_clip(job, dest))
+            size = written.stat().st_size
         except Veo3Error as exc:
             # The adapter has logged the cause at WARNING; here only the job's new state.
             logger.info("variant %r: %s", variant, ErrorCode.DOWNLOAD_FAILED.value)
-            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, str(exc)))
+            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, scrubbed(str(exc))))
+            return
+        except OSError as exc:  # the clip's file: a full disk, a read-only directory
+            detail = clip_write_failure(variant, dest, exc)
+            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, detail))
+            return
+        except Exception as exc:
+            detail = internal_failure("download", variant, exc)
+            self._set(job.failed(ErrorCode.INTERNAL_ERROR, detail))
             return
         self._set(
             dataclasses.replace(
                 job,
                 status=JobStatus.DOWNLOADED,
                 clip_path=str(written),
-                clip_bytes=written.stat().st_size,
+                clip_bytes=size,
                 error_message="",
                 error_detail="",
             )
@@ -357,10 +363,12 @@ class Veo3Orchestrator:
     def _save(self) -> None:
         self._journal.snapshot(list(self._jobs.values()))
 
-    def _read_if_present(self) -> list[Veo3Job]:
+    def _read_if_present(self) -> tuple[list[Veo3Job], dict[str, str]]:
+        """The recorded jobs and backend; also decides what this run records as its backend."""
+        self._journal.backend = backend_of(self.port)
         if not self.jobs_path.exists():
-            return []
-        return read_jobs_json(self.jobs_path)
+            return [], {}
+        return read_jobs_and_backend(self.jobs_path)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -368,7 +376,10 @@ class Veo3Orchestrator:
         # jobs.json are there (OutputDirInUseError, UnsafeOutputError, JobsFileError).
         with locked_for_writing(self.jobs_path):
             try:
-                removed = remove_stale_temp_files(self.clips_dir)
+                try:
+                    removed = remove_stale_temp_files(self.clips_dir)
+                except OSError as exc:
+                    raise OutputWriteError.of(self.clips_dir, exc) from exc
                 if removed:
                     logger.info(
                         "removed %d partial file(s) left by an interrupted run",

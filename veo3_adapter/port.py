@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from .models import GenerationOptions, Veo3Job
 
-__all__ = ["VideoGenerationPort"]
+__all__ = ["DescribedPort", "VideoGenerationPort"]
 
 
 @runtime_checkable
 class VideoGenerationPort(Protocol):
-    """What the orchestrator needs from a Veo backend: submit, poll, download."""
+    """What the orchestrator needs from a Veo backend: submit, poll, download.
+
+    Two more members are optional, looked up with ``getattr`` so that a port without them
+    keeps working: ``describe()`` (see :class:`DescribedPort`), and ``options``, the
+    ``GenerationOptions`` the port applies where a job sets none (its model among them),
+    which lets ``run`` tell that a recorded job was made with the same options.
+    """
 
     def submit_job(
         self, variant: str, prompt: str, options: GenerationOptions | None = None
@@ -36,4 +43,15 @@ class VideoGenerationPort(Protocol):
         Raises ``Veo3GenerationError`` (usually ``DownloadError``) on failure; ``dest`` is
         then left as it was.
         """
+        ...
+
+
+@runtime_checkable
+class DescribedPort(Protocol):
+    """A port that says where it sends jobs; the orchestrator records it in jobs.json."""
+
+    def describe(self) -> Mapping[str, str]:
+        """Plain facts about the backend, e.g. ``{"backend": "gemini", "base_url": ...,
+        "model": ...}``; never a credential. ``backend`` and ``base_url`` name where the
+        recorded operations live."""
         ...

@@ -25,6 +25,7 @@ from veo3_adapter import (
     read_jobs_json,
     write_jobs_json,
 )
+from veo3_adapter.store import read_backend_info
 
 if TYPE_CHECKING:
     from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
@@ -223,7 +224,7 @@ def test_ac8_jobs_json_has_every_operation_name_and_round_trips(
         "bad": issued["a dog"]["name"],
     }
     assert read_jobs_json(path) == jobs
-    write_jobs_json(tmp_path / "copy.json", jobs)
+    write_jobs_json(tmp_path / "copy.json", jobs, backend=read_backend_info(path))
     assert (tmp_path / "copy.json").read_bytes() == path.read_bytes()
 
 

@@ -331,3 +331,15 @@ def test_real_operation_names_are_accepted(
     route = router.get(wire.op_url(name)).respond(200, json=wire.running(name))
     assert adapter.poll_job(submitted_job(name)).status is JobStatus.SUBMITTED
     assert route.calls[0].request.url.path == f"/v1beta/{name}"
+
+
+def test_an_answer_that_does_not_decode_is_a_poll_error(
+    router: respx.MockRouter, wire: Wire, adapter: GeminiVeo3Adapter
+) -> None:
+    name = wire.op_name()
+    router.get(wire.op_url(name)).respond(
+        200, stream=httpx.ByteStream(b"this is not gzip"), headers={"content-encoding": "gzip"}
+    )
+    with pytest.raises(PollError, match="could not be read \\(DecodingError\\)") as info:
+        adapter.poll_job(submitted_job(name))
+    assert info.value.operation_name == name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,11 +20,12 @@ from veo3_adapter import (
     QuotaExhaustedError,
     RetryPolicy,
     SubmitError,
+    Veo3Orchestrator,
 )
 from veo3_adapter.retry import retry_delay_from_error_body
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, SleepRecorder, Wire
+    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
 
 
 def body_of(route: respx.Route, index: int = 0) -> dict[str, Any]:
@@ -460,3 +462,53 @@ def test_repr_and_lifecycle(api_key: str, http_client: httpx.Client) -> None:
     assert own_client.is_closed
     GeminiVeo3Adapter(api_key, http_client=http_client).close()
     assert not http_client.is_closed  # someone else's client is left open
+
+
+BAD_MODELS = ["veo\n3", "veo 3", "a/../b", "models/", "veo-3?alt=media", "véo", "x" * 200]
+
+
+@pytest.mark.parametrize("model", BAD_MODELS)
+def test_a_model_that_is_no_model_id_is_refused_before_sending(
+    router: respx.MockRouter, make_adapter: AdapterFactory, model: str
+) -> None:
+    catch_all = router.route().respond(200, json={"name": "models/m/operations/x"})
+    adapter = make_adapter()
+    with pytest.raises(SubmitError) as info:
+        adapter.submit_job("hero", "p", GenerationOptions(model=model))
+    message = str(info.value)
+    assert "variant 'hero'" in message and ascii(model)[:60] in message
+    assert "nothing was sent" in message
+    assert not catch_all.called
+    with pytest.raises(ConfigurationError, match="is not a model id"):
+        make_adapter(model=model)
+
+
+@pytest.mark.parametrize("model", ["veo-3.1-generate-001", "models/veo-3.1-fast-generate-001"])
+def test_model_ids_with_or_without_the_models_prefix_are_sent(
+    router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, model: str
+) -> None:
+    plain = model.removeprefix("models/")
+    route = router.post(wire.submit_url(plain)).respond(200, json=wire.submitted(wire.op_name()))
+    make_adapter().submit_job("a", "p", GenerationOptions(model=model))
+    assert route.called
+
+
+def test_a_run_with_a_bad_model_in_one_job_fails_that_job_only(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    fake_clock: FakeClock,
+    clip: bytes,
+    tmp_path: Path,
+) -> None:
+    name = wire.op_name()
+    router.post(wire.submit_url()).respond(200, json=wire.submitted(name))
+    router.get(wire.op_url(name)).respond(200, json=wire.done(name, wire.file_uri()))
+    router.get(wire.file_url()).respond(200, content=clip)
+    orch = Veo3Orchestrator(make_adapter(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
+    jobs = orch.run({"bad": "p", "good": "p"}, options={"bad": GenerationOptions(model="veo\n3")})
+    by_variant = {job.variant: job for job in jobs}
+    assert by_variant["good"].status is JobStatus.DOWNLOADED
+    bad = by_variant["bad"]
+    assert (bad.status, bad.error_message) == (JobStatus.FAILED, "submit_failed")
+    assert "'veo\\n3'" in bad.error_detail and not bad.operation_name

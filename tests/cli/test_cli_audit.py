@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import codecs
+import gzip
 from pathlib import Path
 
 from cli_testkit import Veo3, make_key
@@ -58,6 +61,41 @@ def test_each_secret_is_named_by_file_and_line_and_never_printed(
     ]
     for secret in (planted, "live-value-123", "live-header-value"):
         assert secret not in result.out + result.err
+
+
+def test_encoded_keys_are_named_by_file_and_line_or_byte_offset(veo3: Veo3, tmp_path: Path) -> None:
+    planted = make_key()
+    cassettes = tmp_path / "cassettes"
+    (cassettes / "bodies").mkdir(parents=True)
+    escaped = "\\u0041" + planted[1:]
+    (cassettes / "c.yaml").write_text(
+        "interactions:\n"
+        f"- note: {base64.b64encode(planted.encode()).decode()}\n"
+        f"  body: '{escaped}'\n"
+        "  string: !!binary |\n"
+        f"    {base64.b64encode(bytes(9) + planted.encode()).decode()}\n"
+    )
+    (cassettes / "bodies" / "sha256-a.bin").write_bytes(gzip.compress(bytes(7) + planted.encode()))
+    (cassettes / "bodies" / "sha256-b.json").write_bytes(
+        codecs.BOM_UTF16_LE + f'{{\n"k": "{planted}"}}'.encode("utf-16-le")
+    )
+
+    result = veo3("cassettes", "audit", "cassettes", keyed=False)
+
+    assert result.code == 1, result
+    assert result.out.splitlines() == [
+        "cassettes/bodies/sha256-a.bin:byte 7: a Google API key (AIza...) in gzip-compressed data",
+        "cassettes/bodies/sha256-b.json:2: a Google API key (AIza...) in UTF-16 text",
+        "cassettes/c.yaml:2: a Google API key (AIza...) (base64-encoded)",
+        "cassettes/c.yaml:3: a Google API key (AIza...) (\\u-escaped)",
+        "cassettes/c.yaml:4: a Google API key (AIza...) in a !!binary body (decoded byte 9)",
+        # The scalar's base64 line holds the key's base64 form whole: found as such too.
+        "cassettes/c.yaml:5: a Google API key (AIza...) (base64-encoded)",
+    ]
+    assert result.err_lines == [
+        "veo3: 6 secret-shaped value(s) found; scrub or re-record these files"
+    ]
+    assert planted not in result.out + result.err
 
 
 def test_a_missing_path_is_a_usage_error(veo3: Veo3) -> None:

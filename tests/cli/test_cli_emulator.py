@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import time
@@ -12,6 +13,7 @@ import pytest
 from cli_testkit import RUN_TIMEOUT, Veo3, base_env, make_key, veo3_command
 
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy
+from veo3_adapter.cli._serve import _LogFormat, exposure_warning
 from veo3_adapter.emulator import SCENARIO_NAMES
 from veo3_adapter.errors import SubmitError
 from veo3_adapter.models import DEFAULT_MODEL
@@ -89,8 +91,14 @@ def test_the_emulator_command_serves_submit_poll_and_download_to_the_real_adapte
     process.wait(timeout=RUN_TIMEOUT)
     assert process.stderr is not None
     log = process.stderr.read().decode()
-    assert f"serving the Gemini API at {base_url}" in log
+    assert f"veo3 emulator: serving the Gemini API at {base_url}\n" in log
+    assert f"veo3 emulator: started {job.operation_name}\n" in log
     assert key not in log
+    for line in log.splitlines():
+        assert line.startswith("veo3 emulator: "), log
+        said = line.removeprefix("veo3 emulator: ").lower()
+        assert not said.startswith(("emulator", "veo emulator", "veo3")), log
+    assert "warning" not in log  # loopback: nothing to warn about
 
 
 def test_the_emulator_command_refuses_another_key(
@@ -122,3 +130,67 @@ def test_an_unknown_scenario_is_a_usage_error(veo3: Veo3) -> None:
     assert result.err_lines == [
         f"veo3: error: no scenario named 'sunny'; known: {', '.join(SCENARIO_NAMES)}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "where"),
+    [("0.0.0.0", "every network interface (0.0.0.0)"), ("::", "every network interface (::)")],
+)
+@pytest.mark.parametrize("keyed", [False, True], ids=["any key", "VEO3_EMULATOR_KEY"])
+def test_serving_beyond_loopback_warns_first(
+    veo3: Veo3, host: str, where: str, keyed: bool
+) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        taken = socket.socket(family)
+        taken.bind((host, 0))
+    except OSError:
+        pytest.skip(f"cannot bind {host} here")
+    with taken:
+        taken.listen()
+        port = taken.getsockname()[1]  # taken: the command warns, then cannot listen
+
+        result = veo3(
+            "emulator",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            keyed=False,
+            env={"VEO3_EMULATOR_KEY": veo3.key} if keyed else {},
+        )
+
+    assert result.code == 2, result
+    warning, error = result.err_lines
+    assert warning.startswith(
+        f"veo3 emulator: warning: serving on {where}, not loopback: any machine that reaches "
+        "this one can use the emulator; "
+    )
+    guard = "travels as plain HTTP, so it guards nothing" if keyed else "it takes any key"
+    assert guard in warning
+    assert error.startswith(f"veo3: error: cannot listen on {host}:{port}: ")
+
+
+def test_a_named_address_is_named_in_the_warning() -> None:
+    assert exposure_warning("192.0.2.7", keyed=False).startswith(
+        "warning: serving on 192.0.2.7 (192.0.2.7), not loopback: "
+    )
+    assert exposure_warning("127.0.0.1", keyed=False) == ""
+    assert exposure_warning("localhost", keyed=True) == ""
+
+
+def test_emulator_log_lines_carry_one_prefix() -> None:
+    formatter = _LogFormat()
+
+    def shown(message: str, level: int = logging.INFO) -> str:
+        record = logging.LogRecord("veo3_adapter.emulator", level, __file__, 1, message, (), None)
+        return formatter.format(record)
+
+    assert shown("emulator: started models/x/operations/1") == (
+        "veo3 emulator: started models/x/operations/1"
+    )
+    assert shown("Veo emulator stopped") == "veo3 emulator: stopped"
+    assert shown("emulator: the API key reached the second origin (path)", logging.WARNING) == (
+        "veo3 emulator: warning: the API key reached the second origin (path)"
+    )
+    assert shown("emulator: op \x1b[2J") == "veo3 emulator: op \\x1b[2J"

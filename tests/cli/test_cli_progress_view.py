@@ -53,7 +53,7 @@ def test_failure_text_is_one_printable_line_without_the_key() -> None:
     )
 
     lines = stream.getvalue().splitlines()
-    assert lines[-1] == "veo3: a: failed: submit_failed: refused key=REDACTED [2Jand REDACTED"
+    assert lines[-1] == "veo3: a: failed: submit_failed: refused key=REDACTED \\x1b[2Jand REDACTED"
     assert "\x1b" not in stream.getvalue()
 
 

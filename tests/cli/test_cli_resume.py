@@ -8,8 +8,9 @@ import pytest
 from cli_testkit import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.models import DEFAULT_MODEL, Veo3Job
 from veo3_adapter.mp4 import is_mp4_file
-from veo3_adapter.store import read_jobs_json
+from veo3_adapter.store import read_jobs_json, write_jobs_json
 
 
 def _operation(out: Path, variant: str) -> str:
@@ -113,18 +114,101 @@ def test_resume_on_a_corrupt_jobs_file_changes_nothing(
     assert emulator.requests == []
 
 
-def test_resume_without_a_key_is_a_usage_error(
-    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
-) -> None:
-    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
-    assert veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL).code == 0
-    sent = len(emulator.requests)
+def test_resume_of_a_live_run_without_a_key_is_a_usage_error(veo3: Veo3, out: Path) -> None:
+    (out / "veo3").mkdir(parents=True)
+    write_jobs_json(out / "veo3" / "jobs.json", [Veo3Job("a", "a cat")])
+    before = files_in(out)
 
-    result = veo3("resume", "out", "--base-url", base_url, keyed=False)
+    result = veo3("resume", "out", keyed=False)
 
     assert result.code == 2, result
     assert result.err_lines == [
         "veo3: error: no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment; "
         "keys are never taken from the command line"
     ]
-    assert len(emulator.requests) == sent
+    assert files_in(out) == before
+
+
+# -- where the run was made: jobs.json remembers the base URL ---------------------------------
+
+
+def _record_backend(out: Path, base_url: str) -> None:
+    """jobs.json as a run against ``base_url`` leaves it."""
+    path = out / "veo3" / "jobs.json"
+    backend = {"backend": "gemini", "base_url": base_url, "model": DEFAULT_MODEL}
+    write_jobs_json(path, read_jobs_json(path), backend=backend)
+
+
+def _first_run(veo3: Veo3, tmp_path: Path, out: Path, base_url: str) -> None:
+    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
+    first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    assert first.code == 0, first
+    (out / "veo3" / "a.mp4").unlink()
+
+
+def test_resume_goes_back_to_the_recorded_base_url(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    _first_run(veo3, tmp_path, out, base_url)
+    _record_backend(out, base_url)
+
+    result = veo3("resume", "out", *POLL)
+
+    assert result.code == 0, result
+    assert "warning" not in result.err
+    [operation] = emulator.operations.values()
+    assert operation.api_downloads == 2
+    assert is_mp4_file(out / "veo3" / "a.mp4")
+
+
+def test_a_recorded_loopback_base_url_needs_no_key(veo3: Veo3, tmp_path: Path, out: Path) -> None:
+    with Emulator(seed=3).serve() as any_key:  # takes any key, as `veo3 emulator` does
+        _first_run(veo3, tmp_path, out, any_key)
+        _record_backend(out, any_key)
+
+        result = veo3("resume", "out", *POLL, keyed=False)
+
+    assert result.code == 0, result
+    assert is_mp4_file(out / "veo3" / "a.mp4")
+
+
+def test_an_explicit_base_url_that_differs_wins_with_a_warning(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    _first_run(veo3, tmp_path, out, base_url)
+    _record_backend(out, "http://127.0.0.1:1")
+
+    result = veo3("resume", "out", "--base-url", base_url, *POLL)
+
+    assert result.code == 0, result
+    assert result.err_lines[0] == (
+        f"veo3: warning: using --base-url {base_url}, not http://127.0.0.1:1 where this run "
+        "was made (recorded in jobs.json)"
+    )
+    assert is_mp4_file(out / "veo3" / "a.mp4")
+
+
+def test_the_recorded_base_url_given_again_is_no_warning(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    _first_run(veo3, tmp_path, out, base_url)
+    _record_backend(out, base_url)
+
+    result = veo3("resume", "out", "--base-url", base_url + "/", "-q", *POLL)
+
+    assert result.code == 0, result
+    assert result.err == ""
+
+
+def test_a_recorded_live_base_url_still_needs_the_key(veo3: Veo3, out: Path) -> None:
+    (out / "veo3").mkdir(parents=True)
+    write_jobs_json(
+        out / "veo3" / "jobs.json",
+        [Veo3Job("a", "a cat")],
+        backend={"backend": "gemini", "base_url": "https://veo.example", "model": DEFAULT_MODEL},
+    )
+
+    result = veo3("resume", "out", keyed=False)
+
+    assert result.code == 2, result
+    assert result.err_lines[-1].startswith("veo3: error: no API key: ")

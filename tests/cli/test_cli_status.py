@@ -107,3 +107,22 @@ def test_status_on_a_corrupt_jobs_file_says_so_in_one_line_and_leaves_it_unchang
     assert line.endswith("The file was not changed; fix or move it, then run again."), line
     assert "Traceback" not in result.err
     assert files_in(out) == before
+
+
+def test_status_reads_the_current_directory_by_default(veo3: Veo3, tmp_path: Path) -> None:
+    write_jobs_json(_jobs_dir(tmp_path) / "jobs.json", [Veo3Job("here", "a cat")])
+
+    result = veo3("status", keyed=False)
+
+    assert result.code == 0, result
+    assert [r["VARIANT"] for r in parse_table(result.out)] == ["here"]
+
+
+def test_status_without_a_run_here_says_so(veo3: Veo3) -> None:
+    result = veo3("status", keyed=False)
+
+    assert result.code == 2, result
+    assert result.err_lines == [
+        "veo3: error: the current directory has no veo3/jobs.json; "
+        "pass the --out directory of an earlier run"
+    ]

@@ -37,7 +37,7 @@ _FIXTURE_DOCS = {
     "veo3_cassette_dir": "Directory of your veo3 cassettes (override to change it per module).",
     "veo3_record_mode": "The record mode for this test: none, once, new_episodes or all.",
     "veo3_cassette_name": "The cassette this test uses: the veo3_cassette marker's name, "
-    "else the test's name.",
+    "else <module>/<test>.",
 }
 
 
@@ -106,7 +106,7 @@ def test_veo3_fake_scripts_outcomes_and_polls(pytester: pytest.Pytester) -> None
         pytest.param(
             'veo3_fake(default="sucess")',
             "veo3_fake marker: unknown outcome 'sucess'; valid: success, generation_failed, "
-            "rai_filtered, download_failed, submit_failed",
+            "rai_filtered, download_failed, submit_failed, quota_exhausted",
             id="unknown-default-outcome",
         ),
         pytest.param(
@@ -168,7 +168,7 @@ from veo3_adapter import Veo3Orchestrator
 
 {decorator}
 def {name}(recorded_veo3, veo3_cassette, tmp_path):
-    [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({{"intro": "a paper boat"}})
+    [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({{"intro": {prompt!r}}})
     print("CASSETTE", veo3_cassette.path)
     assert (job.status.value, job.error_message) == {expected!r}
 """
@@ -184,6 +184,8 @@ def test_a_marker_name_is_looked_up_in_the_users_directory_before_the_built_ins(
             decorator='@pytest.mark.veo3_cassette("success")',
             name="test_marked",
             expected=("failed", "rai_filtered"),
+            # A cassette of your own is matched on the submit's body too: ask what it holds.
+            prompt=SCENARIO_CASSETTES["rai_filtered"].prompt,
         )
     )
     result = pytester.runpytest_inprocess("-s")
@@ -197,6 +199,7 @@ def test_a_marker_name_falls_back_to_the_built_in_scenario(pytester: pytest.Pyte
             decorator='@pytest.mark.veo3_cassette("operation_error")',
             name="test_marked",
             expected=("failed", "generation_failed"),
+            prompt="a paper boat",  # a built-in scenario answers any prompt
         )
     )
     result = pytester.runpytest_inprocess("-s")
@@ -204,12 +207,19 @@ def test_a_marker_name_falls_back_to_the_built_in_scenario(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(["*CASSETTE */operation_error.yaml"])
 
 
-def test_without_a_marker_the_cassette_is_named_after_the_test_in_the_cassette_dir(
+def test_without_a_marker_the_cassette_is_named_after_the_module_and_the_test(
     pytester: pytest.Pytester,
 ) -> None:
-    own = copy_builtin("download_forbidden", pytester.path / "my-cassettes", "test_unmarked")
+    own = copy_builtin(
+        "download_forbidden", pytester.path / "my-cassettes" / "test_clip", "test_unmarked"
+    )
     pytester.makepyfile(
-        _RUN_ONE.format(decorator="", name="test_unmarked", expected=("failed", "download_failed"))
+        test_clip=_RUN_ONE.format(
+            decorator="",
+            name="test_unmarked",
+            expected=("failed", "download_failed"),
+            prompt=SCENARIO_CASSETTES["download_forbidden"].prompt,
+        )
     )
     result = pytester.runpytest_inprocess("-s", "--veo3-cassette-dir=my-cassettes")
     result.assert_outcomes(passed=1)
@@ -234,8 +244,49 @@ def test_cassette_name_and_directory_fixtures_are_override_points(
         """
     )
     pytester.makepyfile(
-        _RUN_ONE.format(decorator="", name="test_overridden", expected=("downloaded", ""))
+        _RUN_ONE.format(
+            decorator="",
+            name="test_overridden",
+            expected=("downloaded", ""),
+            prompt=SCENARIO_CASSETTES["rate_limited"].prompt,
+        )
     )
     result = pytester.runpytest_inprocess("-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*CASSETTE */elsewhere/shared.yaml"])
+
+
+def test_default_names_never_collide(pytester: pytest.Pytester) -> None:
+    """Same test name in two modules, ids that differ only in unsafe characters, classes:
+    each test gets its own cassette; a name that had to change carries a short hash."""
+    body = """
+import pytest
+
+def test_clip(veo3_cassette_name):
+    print("NAME", veo3_cassette_name)
+
+@pytest.mark.parametrize("case", ["a b", "a-b", "a/b", "x" * 150], ids=str)
+def test_ids(veo3_cassette_name, case):
+    print("NAME", veo3_cassette_name)
+
+class TestGroup:
+    def test_clip(self, veo3_cassette_name):
+        print("NAME", veo3_cassette_name)
+"""
+    pytester.makepyfile(test_one=body)
+    (pytester.path / "tests" / "unit").mkdir(parents=True)
+    (pytester.path / "tests" / "unit" / "test_one.py").write_text(body)
+    result = pytester.runpytest_inprocess("-s", "--import-mode=importlib")
+    result.assert_outcomes(passed=12)
+    names = [line.split("NAME ", 1)[1] for line in result.stdout.lines if "NAME " in line]
+    assert len(set(names)) == 12, names
+    assert "test_one/test_clip" in names
+    assert "test_one/TestGroup.test_clip" in names
+    # Cassettes in tests/cassettes: a module under tests/ is named from there.
+    assert "unit/test_one/test_clip" in names
+    assert "test_one/test_ids[a-b]" in names  # already a safe name: kept as it is
+    hashed = [
+        n for n in names if n.startswith("test_one/test_ids") and n != "test_one/test_ids[a-b]"
+    ]
+    assert len(hashed) == 3
+    assert all(re.fullmatch(r"test_one/test_ids\[[\w.\[\]-]{1,100}-[0-9a-f]{8}", n) for n in hashed)

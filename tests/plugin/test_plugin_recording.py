@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
+import secrets
+import shutil
 from pathlib import Path
 
 import httpx
@@ -52,7 +55,8 @@ def test_record_against_the_emulator_then_replay_offline(
     assert canary not in recorded.stdout.str() + recorded.stderr.str()
 
     directory = pytester.path / "tests" / "cassettes"
-    cassette = directory / "test_pipeline.yaml"
+    # <cassette dir>/<module>/<test>.yaml
+    cassette = directory / "test_pipeline" / "test_pipeline.yaml"
     written = files_under(directory)
     assert cassette in written
     assert any(p.suffix == ".mp4" for p in written)
@@ -78,7 +82,7 @@ def test_provenance_is_kept_by_once_and_replaced_by_all(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
 ) -> None:
     pytester.makepyfile(test_pipeline=PIPELINE_TEST)
-    cassette = pytester.path / "tests" / "cassettes" / "test_pipeline.yaml"
+    cassette = pytester.path / "tests" / "cassettes" / "test_pipeline" / "test_pipeline.yaml"
     monkeypatch.setenv("GEMINI_API_KEY", canary)
     first, second = Emulator(api_key=canary), Emulator(api_key=canary)
     with first.serve() as first_url, second.serve() as second_url:
@@ -117,11 +121,12 @@ def test_shrink_stores_the_small_sample_instead_of_the_video(
                 *extra,
             )
             result.assert_outcomes(passed=1)
-    [full] = body_refs(pytester.path / "full" / "test_pipeline.yaml")
-    assert (pytester.path / "full" / full).stat().st_size == 100_000
-    shrunk_cassette = pytester.path / "shrunk" / "test_pipeline.yaml"
+    full_cassette = pytester.path / "full" / "test_pipeline" / "test_pipeline.yaml"
+    [full] = body_refs(full_cassette)
+    assert (full_cassette.parent / full).stat().st_size == 100_000
+    shrunk_cassette = pytester.path / "shrunk" / "test_pipeline" / "test_pipeline.yaml"
     [shrunk] = body_refs(shrunk_cassette)
-    assert (pytester.path / "shrunk" / shrunk).read_bytes() == sample_clip()
+    assert (shrunk_cassette.parent / shrunk).read_bytes() == sample_clip()
     [download] = [
         i["response"]
         for i in load_cassette(shrunk_cassette)["interactions"]
@@ -138,15 +143,16 @@ def test_body_threshold_moves_json_bodies_to_files_and_identical_bodies_are_stor
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
 ) -> None:
     emulator = Emulator(api_key=canary, default=Scenario(running_polls=2))
-    again = PIPELINE_TEST.replace("def test_pipeline", "def test_again")
-    pytester.makepyfile(test_pipeline=PIPELINE_TEST, test_again=again)
+    # Two tests of one module: their cassettes (and body files) share the module's folder.
+    again = PIPELINE_TEST.split("\n\n\n", 1)[1].replace("def test_pipeline", "def test_again")
+    pytester.makepyfile(test_pipeline=PIPELINE_TEST + "\n\n" + again)
     monkeypatch.setenv("GEMINI_API_KEY", canary)
     with emulator.serve() as base_url:
         result = pytester.runpytest_inprocess(
             "--veo3-record-mode=once", f"--veo3-base-url={base_url}", "--veo3-body-threshold=10"
         )
     result.assert_outcomes(passed=2)
-    directory = pytester.path / "tests" / "cassettes"
+    directory = pytester.path / "tests" / "cassettes" / "test_pipeline"
     refs = body_refs(directory / "test_pipeline.yaml") + body_refs(directory / "test_again.yaml")
     answers = {ref: json.loads((directory / ref).read_text()) for ref in refs if ".json" in ref}
     operation_refs = [
@@ -174,29 +180,41 @@ def test_body_threshold_moves_json_bodies_to_files_and_identical_bodies_are_stor
 
 
 def test_the_key_value_is_scrubbed_wherever_it_appears(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The key in the environment, in any encoding, however it is shaped."""
+    key = "k-" + secrets.token_hex(16)  # not key-shaped: only its value can find it
     pytester.makepyfile(
-        """
-        import os
+        test_prompt="""
+        import base64, os, urllib.parse
 
         def test_key_in_the_prompt(recorded_veo3):
-            # Code under test that lets the key slip into a request body.
-            recorded_veo3.submit_job("intro", "a cat, " + os.environ["GEMINI_API_KEY"])
+            # Code under test that lets the key slip into a request body, in many forms.
+            key = os.environ["GEMINI_API_KEY"]
+            forms = [
+                key,
+                base64.b64encode(b"k=" + key.encode()).decode(),
+                urllib.parse.quote(key, safe="").replace("-", "%2D"),
+                "".join(f"\\\\u{ord(c):04x}" for c in key),
+            ]
+            recorded_veo3.submit_job("intro", "a cat, " + " ".join(forms))
         """
     )
-    monkeypatch.setenv("GEMINI_API_KEY", canary)
-    with Emulator(api_key=canary).serve() as base_url:
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    with Emulator(api_key=key).serve() as base_url:
         result = pytester.runpytest_inprocess(
             "--veo3-record-mode=once", f"--veo3-base-url={base_url}"
         )
     result.assert_outcomes(passed=1)
-    cassette = pytester.path / "tests" / "cassettes" / "test_key_in_the_prompt.yaml"
+    cassette = pytester.path / "tests" / "cassettes" / "test_prompt" / "test_key_in_the_prompt.yaml"
     [interaction] = load_cassette(cassette)["interactions"]
-    assert json.loads(interaction["request"]["body"])["instances"] == [
-        {"prompt": "a cat, REDACTED"}
-    ]
-    assert canary not in cassette.read_text()
+    [instance] = json.loads(interaction["request"]["body"])["instances"]
+    prompt = instance["prompt"]
+    assert prompt.startswith("a cat, REDACTED ") and prompt.count("REDACTED") == 4, prompt
+    text = cassette.read_text()
+    for form in (key, base64.b64encode(key.encode()).decode()[4:-4], key.replace("-", "%2D")):
+        assert form not in text
+    assert audit_paths([cassette.parent]) == []
 
 
 def test_a_one_character_key_records_every_body_as_the_emulator_served_it(
@@ -238,7 +256,7 @@ def test_a_one_character_key_records_every_body_as_the_emulator_served_it(
         )
     assert twin.operations.keys() == emulator.operations.keys()
 
-    directory = pytester.path / "tests" / "cassettes"
+    directory = pytester.path / "tests" / "cassettes" / "test_pipeline"
     stored = [
         (i["response"]["status"]["code"], _body(directory, i["response"]["body"]["string"]))
         for i in load_cassette(directory / "test_pipeline.yaml")["interactions"]
@@ -259,3 +277,73 @@ def _body(directory: Path, recorded: str | bytes) -> bytes:
     if data.startswith(BODY_REF.encode()):
         return (directory / data[len(BODY_REF) :].decode()).read_bytes()
     return data
+
+
+_CLIP_TEST = """
+def test_clip(recorded_veo3):
+    recorded_veo3.submit_job("intro", "{prompt}")
+"""
+
+
+def test_same_named_tests_record_apart_and_never_replay_each_other(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    pytester.makepyfile(
+        test_a=_CLIP_TEST.format(prompt="a cat"), test_b=_CLIP_TEST.format(prompt="a dog")
+    )
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with Emulator(api_key=canary).serve() as base_url:
+        recorded = pytester.runpytest_inprocess(
+            "--veo3-record-mode=once", f"--veo3-base-url={base_url}"
+        )
+    recorded.assert_outcomes(passed=2)
+    directory = pytester.path / "tests" / "cassettes"
+    cat, dog = directory / "test_a" / "test_clip.yaml", directory / "test_b" / "test_clip.yaml"
+    assert "a cat" in cat.read_text() and "a dog" in dog.read_text()
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    pytester.runpytest_inprocess().assert_outcomes(passed=2)
+    # test_b replaying test_a's recording: the submit asks for another prompt.
+    shutil.rmtree(dog.parent)
+    shutil.copytree(cat.parent, dog.parent)
+    result = pytester.runpytest_inprocess("test_b.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E * veo3: cassette {dog} has no unplayed answer for POST *:predictLongRunning",
+            "E * closest recorded request: POST *:predictLongRunning",
+            "E * differs in body: instances?0?.prompt: asked 'a dog', recorded 'a cat'",
+        ]
+    )
+
+
+def test_pytest_showlocals_while_recording_shows_no_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    """A test that fails while recording, shown with -l: the SDK's frames hold the key in
+    their locals (the request headers), the test's own locals may too; none reaches the
+    output."""
+    pytester.makepyfile(test_leak=_CLIP_TEST.format(prompt="a cat"))
+    monkeypatch.setenv("GEMINI_API_KEY", canary)
+    with Emulator(api_key=canary).serve() as base_url:
+        args = ("--veo3-record-mode=once", f"--veo3-base-url={base_url}", "-l", "-rA")
+        pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+        # Now the cassette exists and "once" cannot add to it: asking for another prompt
+        # fails deep inside the SDK's call, every frame's locals printed.
+        pytester.makepyfile(
+            test_leak=_CLIP_TEST.format(prompt="a dog").replace(
+                "def test_clip(recorded_veo3):",
+                "def test_clip(recorded_veo3):\n"
+                "    import logging, os\n"
+                "    key = os.environ['GEMINI_API_KEY']\n"
+                "    logging.getLogger('test').warning('using %s', key)\n"
+                "    print('key', key)",
+            )
+        )
+        result = pytester.runpytest_inprocess(*args)
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert canary not in output
+    assert "http_request" in output  # the SDK frame's locals were shown
+    assert "differs in body" in output
+    assert "key = " in output and "REDACTED" in output

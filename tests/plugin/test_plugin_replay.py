@@ -60,18 +60,32 @@ def test_an_unmatched_request_names_request_cassette_closest_and_the_rerecord_co
     )
 
 
+# The adapter driven step by step: a cassette miss reaches the test as it is raised.
+_DOWNLOAD_SUCCESS = """
+import pytest
+from pytest_veo3.scenarios import SCENARIO_CASSETTES
+from veo3_adapter import JobStatus
+
+@pytest.mark.veo3_cassette("success")
+def test_download(recorded_veo3, tmp_path):
+    job = recorded_veo3.submit_job("intro", SCENARIO_CASSETTES["success"].prompt)
+    while job.status is not JobStatus.GENERATED:
+        job = recorded_veo3.poll_job(job)
+    recorded_veo3.download_clip(job, tmp_path / "intro.mp4")
+"""
+
+
 def test_asking_more_often_than_recorded_says_everything_was_played(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
         """
         import pytest
-        from veo3_adapter import Veo3Orchestrator
 
         @pytest.mark.veo3_cassette("rai_filtered")
-        def test_twice(recorded_veo3, tmp_path):
-            Veo3Orchestrator(recorded_veo3, tmp_path / "one").run({"intro": "a cat"})
-            Veo3Orchestrator(recorded_veo3, tmp_path / "two").run({"intro": "a cat"})
+        def test_twice(recorded_veo3):
+            recorded_veo3.submit_job("intro", "a cat")
+            recorded_veo3.submit_job("intro", "a cat")
         """
     )
     result = pytester.runpytest_inprocess()
@@ -87,6 +101,39 @@ def test_asking_more_often_than_recorded_says_everything_was_played(
     )
 
 
+def test_a_miss_the_code_under_test_catches_still_fails_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.veo3_cassette("rai_filtered")
+        def test_swallowed(recorded_veo3):
+            recorded_veo3.submit_job("intro", "a cat")
+            try:  # a pipeline that turns every exception into a failed job
+                recorded_veo3.submit_job("outro", "a dog")
+            except Exception:
+                pass
+
+        @pytest.mark.veo3_cassette("rai_filtered")
+        def test_failing_anyway(recorded_veo3):
+            recorded_veo3.submit_job("intro", "a cat")
+            recorded_veo3.submit_job("outro", "a dog")  # fails the test: reported once
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_swallowed*",
+            "veo3: the code under test caught a request the cassette could not answer:",
+            "veo3: cassette */rai_filtered.yaml has no unplayed answer for POST *",
+        ]
+    )
+    assert result.stdout.str().count("ERROR at teardown") == 1
+
+
 def test_a_missing_cassette_says_where_it_looked_and_how_to_record_it(
     pytester: pytest.Pytester,
 ) -> None:
@@ -98,7 +145,7 @@ def test_a_missing_cassette_says_where_it_looked_and_how_to_record_it(
     )
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(errors=1)
-    expected = pytester.path / "tests" / "cassettes" / "test_without_cassette.yaml"
+    expected = pytester.path / "tests" / "cassettes" / "test_missing" / "test_without_cassette.yaml"
     result.stdout.fnmatch_lines(
         [
             f"E * veo3: cassette {expected} does not exist; record it with: "
@@ -112,16 +159,7 @@ def test_a_missing_body_file_says_to_commit_the_bodies_folder(pytester: pytest.P
     directory = pytester.path / "tests" / "cassettes"
     copy_builtin("success", directory)
     shutil.rmtree(directory / "bodies")
-    pytester.makepyfile(
-        """
-        import pytest
-        from veo3_adapter import Veo3Orchestrator
-
-        @pytest.mark.veo3_cassette("success")
-        def test_download(recorded_veo3, tmp_path):
-            Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
-        """
-    )
+    pytester.makepyfile(_DOWNLOAD_SUCCESS)
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -139,16 +177,7 @@ def test_a_body_reference_outside_the_bodies_folder_is_refused(pytester: pytest.
     text = cassette.read_text()
     [ref] = [line.split("veo3-body-file:")[1] for line in text.splitlines() if "body-file" in line]
     cassette.write_text(text.replace(ref, "../../secret.txt"))
-    pytester.makepyfile(
-        """
-        import pytest
-        from veo3_adapter import Veo3Orchestrator
-
-        @pytest.mark.veo3_cassette("success")
-        def test_download(recorded_veo3, tmp_path):
-            Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
-        """
-    )
+    pytester.makepyfile(_DOWNLOAD_SUCCESS)
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -158,7 +187,7 @@ def test_a_body_reference_outside_the_bodies_folder_is_refused(pytester: pytest.
 
 def test_replay_blocks_every_address_but_loopback(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        """
+        test_net="""
         from __future__ import annotations
 
         import socket
@@ -166,15 +195,61 @@ def test_replay_blocks_every_address_but_loopback(pytester: pytest.Pytester) -> 
         import pytest
         from pytest_veo3 import NetworkBlockedError
 
-        REAL_CONNECT = socket.socket.connect
+        REAL = {
+            name: getattr(socket.socket, name)
+            for name in ("connect", "connect_ex", "sendto", "sendmsg")
+        }
+        REAL_LOOKUPS = {
+            name: getattr(socket, name)
+            for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr",
+                         "getnameinfo")
+        }
+        BLOCKED = r"192\\.0\\.2\\.1.*blocked while test_net.py::test_{} replays"
 
         @pytest.mark.veo3_cassette("success")
-        def test_internet_is_blocked(recorded_veo3):
-            with pytest.raises(NetworkBlockedError, match=r"192\\.0\\.2\\.1.*blocked"):
+        def test_tcp(recorded_veo3):
+            with pytest.raises(NetworkBlockedError, match=BLOCKED.format("tcp")):
                 socket.create_connection(("192.0.2.1", 80), timeout=2)
             with socket.socket() as sock:
-                with pytest.raises(NetworkBlockedError):
+                with pytest.raises(NetworkBlockedError, match="2001:db8::1"):
                     sock.connect_ex(("2001:db8::1", 80, 0, 0))
+            with socket.socket() as sock:
+                with pytest.raises(NetworkBlockedError, match="example.invalid"):
+                    sock.connect(("example.invalid", 80))  # resolved inside connect
+
+        @pytest.mark.veo3_cassette("success")
+        def test_udp_and_fast_open(recorded_veo3):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                with pytest.raises(NetworkBlockedError, match=BLOCKED.format("udp_and_fast_open")):
+                    udp.sendto(b"x", ("192.0.2.1", 53))
+                with pytest.raises(NetworkBlockedError, match="sendto"):
+                    udp.sendto(b"x", 0, ("192.0.2.1", 53))
+                if hasattr(udp, "sendmsg"):
+                    with pytest.raises(NetworkBlockedError, match="sendmsg"):
+                        udp.sendmsg([b"x"], [], 0, ("192.0.2.1", 53))
+            fast_open = getattr(socket, "MSG_FASTOPEN", None)
+            if fast_open is not None:
+                with socket.socket() as tcp:
+                    with pytest.raises(NetworkBlockedError, match="192"):
+                        tcp.sendto(b"GET / HTTP/1.1", fast_open, ("192.0.2.1", 80))
+            netlink = getattr(socket, "AF_NETLINK", None)
+            if netlink is not None:
+                with socket.socket(netlink, socket.SOCK_RAW) as other:
+                    with pytest.raises(NetworkBlockedError):
+                        other.connect((0, 0))
+
+        @pytest.mark.veo3_cassette("success")
+        def test_dns(recorded_veo3):
+            for lookup in (
+                lambda: socket.getaddrinfo("example.com", 443),
+                lambda: socket.getaddrinfo(b"example.com", 443),
+                lambda: socket.gethostbyname("example.com"),
+                lambda: socket.gethostbyname_ex("example.com"),
+                lambda: socket.gethostbyaddr("192.0.2.1"),
+                lambda: socket.getnameinfo(("192.0.2.1", 80), 0),
+            ):
+                with pytest.raises(NetworkBlockedError, match="DNS lookup.*test_net.py::test_dns"):
+                    lookup()
 
         @pytest.mark.veo3_cassette("success")
         def test_loopback_works(recorded_veo3):
@@ -183,13 +258,33 @@ def test_replay_blocks_every_address_but_loopback(pytester: pytest.Pytester) -> 
                     port = server.getsockname()[1]
                     with socket.create_connection((host, port), timeout=2):
                         pass
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(("127.0.0.1", 0))
+                assert udp.sendto(b"x", udp.getsockname()) == 1
+            assert socket.getaddrinfo("localhost", 80)
+            assert socket.getaddrinfo("192.0.2.1", 80)  # numeric: no lookup, connect decides
+            assert socket.getaddrinfo(None, 80)  # a passive socket's address
+            try:
+                socket.gethostbyname(socket.gethostname())  # this machine's own name
+            except socket.gaierror:
+                pass  # not resolvable here: what matters is that it is not blocked
+            assert socket.gethostbyname("localhost")
+            assert socket.getnameinfo(("192.0.2.1", 80), socket.NI_NUMERICHOST)
+            if hasattr(socket, "AF_UNIX"):
+                one, two = socket.socketpair()
+                with one, two:
+                    one.sendall(b"x")
+                    assert two.recv(1) == b"x"
 
         def test_the_guard_is_gone_after_the_fixture():
-            assert socket.socket.connect is REAL_CONNECT
+            for name, method in REAL.items():
+                assert getattr(socket.socket, name) is method
+            for name, function in REAL_LOOKUPS.items():
+                assert getattr(socket, name) is function
         """
     )
     result = run_subprocess(pytester, "-v")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
 
 
 def test_replay_makes_every_default_wait_virtual(pytester: pytest.Pytester) -> None:

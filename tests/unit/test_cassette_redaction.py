@@ -3,10 +3,14 @@ and nothing else touched, however short the key."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
+import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,7 +20,7 @@ from vcr.request import Request
 
 from pytest_veo3.cassette import REDACTED, RecordMode, Scrubber, open_cassette, redact_foreign_query
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, builtin_cassette
-from veo3_adapter._secrets import API_KEY_HEADER
+from veo3_adapter._secrets import API_KEY_HEADER, Secret
 
 API = "https://generativelanguage.googleapis.com"
 
@@ -228,3 +232,52 @@ def test_shipped_cassettes_hold_no_signed_download_url(name: str) -> None:
         query = url.partition("?")[2]
         values = [pair.partition("=")[2] for pair in query.split("&") if pair]
         assert all(v == REDACTED for v in values), url
+
+
+def _u_escaped(text: str, first: int = 0, last: int | None = None) -> str:
+    last = len(text) if last is None else last
+    return "".join(f"\\u{ord(c):04x}" if first <= i < last else c for i, c in enumerate(text))
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda k: base64.b64encode(b'{"key": "' + k.encode() + b'"}').decode(),
+        lambda k: base64.urlsafe_b64encode(b"\xfb\xff" + k.encode()).decode(),
+        lambda k: "".join(f"%{b:02X}" for b in k.encode()),
+        lambda k: _u_escaped(k),
+        lambda k: _u_escaped(k, 0, 1),
+    ],
+    ids=["base64", "url-safe-base64", "percent-encoded", "u-escaped", "first-u-escaped"],
+)
+def test_the_key_is_scrubbed_in_every_encoding(encode: object) -> None:
+    """Bodies, header values and URIs: the known key (here not key-shaped, so only its value
+    can find it) base64-encoded, percent-encoded or \\u-escaped becomes the marker."""
+    assert callable(encode)
+    key = "k-" + secrets.token_hex(16)
+    written = encode(key)
+    scrubber = Scrubber((key,), api_base=API)
+    body = json.dumps({"prompt": f"a cat {written}"}).encode()
+    uri = f"{API}/v1beta/{quote(written, safe='')}/x?state={quote(written, safe='')}&alt=media"
+    request = scrubber.request(Request("POST", uri, body, {"X-Trace": written}))
+    response = scrubber.response(
+        {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"X-Echo": [written], "Location": [uri]},
+            "body": {"string": written.encode()},
+        }
+    )
+    stored = [request.uri, str(request.body), str(request.headers), str(response)]
+    for text in stored:
+        for form in (key, written, quote(written, safe="")):
+            assert form not in text, text
+    assert REDACTED in request.uri and REDACTED.encode() in request.body
+    assert REDACTED.encode() in response["body"]["string"]
+    assert REDACTED in request.headers["X-Trace"]
+
+
+def test_the_scrubber_never_shows_its_secrets() -> None:
+    key = "k-" + secrets.token_hex(16)
+    scrubber = Scrubber((key,), api_base=API)
+    assert key not in repr(scrubber) and key not in repr(scrubber.secrets)
+    assert scrubber.secrets == (Secret(key),)

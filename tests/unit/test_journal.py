@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,10 +17,12 @@ from veo3_adapter import (
     FakeVeo3Adapter,
     JobsFileError,
     JobStatus,
+    OutputWriteError,
     UnsafeOutputError,
     Veo3Job,
     Veo3Orchestrator,
     read_jobs_json,
+    store,
     write_jobs_json,
 )
 from veo3_adapter.store import JobsJournal, journal_path
@@ -146,3 +152,55 @@ def test_a_run_writes_bytes_linear_in_its_jobs(tmp_path: Path, count: int) -> No
     final_size = (tmp_path / "veo3" / "jobs.json").stat().st_size
     # Rewriting jobs.json on each of the ~3 changes per job would write ~1.5 * count * size.
     assert sum(written) <= 12 * final_size
+
+
+def test_a_line_that_cannot_be_written_is_an_output_write_error_and_is_cut_off_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "jobs.json"
+    journal = JobsJournal(path)
+    journal.snapshot([_job("a")])
+    real_write = os.write
+
+    def half_then_full(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data)[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OutputWriteError) as info:
+        journal.append(_job("a", JobStatus.SUBMITTED), lambda: [_job("a", JobStatus.SUBMITTED)])
+    assert info.value.path == journal_path(path)
+    assert info.value.errno == errno.ENOSPC and isinstance(info.value, OSError)
+    assert read_jobs_json(path) == [_job("a")]  # the torn line is not a change
+
+    monkeypatch.undo()
+    journal.append(_job("a", JobStatus.FAILED), lambda: [_job("a", JobStatus.FAILED)])
+    journal.close()
+    assert journal_path(path).read_bytes().count(b"\n") == 1  # the torn piece was cut off
+    assert read_jobs_json(path) == [_job("a", JobStatus.FAILED)]
+
+
+def test_a_fold_that_fails_is_a_warning_and_the_journal_keeps_every_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs.json"
+    journal = JobsJournal(path)
+    jobs = {f"v{i}": _job(f"v{i}") for i in range(3)}
+    journal.snapshot(list(jobs.values()))
+
+    def full(dest: Path, _data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest))
+
+    monkeypatch.setattr(store, "atomic_write_bytes", full)
+    with caplog.at_level(logging.WARNING, logger="veo3_adapter.store"):
+        for round_ in range(400):  # several times what triggers a fold
+            variant = f"v{round_ % 3}"
+            jobs[variant] = dataclasses.replace(jobs[variant], error_detail="x" * 400)
+            journal.append(jobs[variant], lambda: list(jobs.values()))
+    journal.close()
+
+    assert "could not be rewritten" in caplog.text and "No space left" in caplog.text
+    assert len(caplog.records) <= 4  # retried once as much again is appended, not every time
+    assert read_jobs_json(path) == list(jobs.values())
+    with pytest.raises(OutputWriteError, match="No space left on device"):
+        journal.snapshot(list(jobs.values()))

@@ -90,6 +90,7 @@ def test_error_codes_are_the_strings_pipelines_match_on() -> None:
         "timeout",
         "operation_not_found",
         "missing_operation_name",
+        "internal_error",
     }
 
 

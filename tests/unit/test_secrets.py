@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import pytest
 
 from veo3_adapter._secrets import (
+    BASE64_CANDIDATE,
+    ESCAPED_BYTE_SHAPES,
     MARKER,
     MIN_SECRET_LENGTH,
     Secret,
+    base64_forms,
+    base64_shape,
+    encoded_variants,
     env_secrets,
     key_from_env,
     literal_secrets,
     redact,
     redact_bytes,
+    stands_alone,
 )
 
 
@@ -78,3 +85,89 @@ def test_redacting_twice_changes_nothing(marker_in: str) -> None:
     key = _google_key()
     once = redact(f"{marker_in} {key}", (key,))
     assert redact(once, (key,)) == once
+
+
+# -- the same secret written another way -----------------------------------------------------
+
+
+def _escape_all(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def test_encoded_variants_of_a_secret() -> None:
+    key = _google_key()
+    variants = list(encoded_variants(key))
+    assert base64.b64encode(key.encode()).decode() in variants  # 39 bytes: whole groups
+    assert "".join(f"%{b:02X}" for b in key.encode()) in variants
+    assert _escape_all(key) in variants
+    for padding in (b"", b"x", b"xy"):  # any alignment inside a longer base64 text
+        encoded = base64.b64encode(padding + key.encode() + b"tail").decode()
+        assert any(form in encoded for form in base64_forms(key.encode()))
+        url_safe = base64.urlsafe_b64encode(b"\xfb\xff" + padding + key.encode()).decode()
+        assert any(form in url_safe for form in variants)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda k: base64.b64encode(b'{"key": "' + k.encode() + b'"}').decode(),
+        lambda k: base64.urlsafe_b64encode(b"\xfb\xff" + k.encode()).decode(),
+        lambda k: "".join(f"%{b:02x}" for b in k.encode()),
+        lambda k: _escape_all(k),
+        lambda k: f"\\u{ord(k[0]):04x}" + k[1:],  # one character escaped
+        lambda k: k[:5] + "%" + f"{ord(k[5]):02X}" + k[6:],
+        lambda k: "".join(f"\\x{b:02X}" for b in k.encode()),
+    ],
+    ids=["base64", "url-safe", "percent", "u-escaped", "first-escaped", "one-percent", "x"],
+)
+def test_a_given_secret_is_replaced_in_every_encoding(write: object) -> None:
+    assert callable(write)
+    secret = "k-" + secrets.token_hex(12)  # no key shape: only the literal can find it
+    written = write(secret)
+    assert secret not in written
+    out = redact(f"[{written}]", (secret,))
+    assert MARKER in out and written not in out
+    assert redact_bytes(f"[{written}]".encode(), (Secret(secret),)) == out.encode()
+
+
+def test_escaped_key_and_token_shapes_are_replaced_without_being_given() -> None:
+    key, token = _google_key(), _oauth_token()
+    text = f"a \\u0041{key[1:]} b %79%61{token[2:]} c {'%41' + key[1:]}"
+    assert redact(text) == f"a {MARKER} b {MARKER} c {MARKER}"
+    for what, pattern in ESCAPED_BYTE_SHAPES:
+        assert pattern.search(text.encode()), what
+
+
+def test_pem_private_keys_are_shapes() -> None:
+    body = base64.b64encode(secrets.token_bytes(600)).decode()
+    block = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    assert redact(f"key: {block}\nnext") == f"key: {MARKER}\nnext"
+    assert redact("-----BEGIN PRIVATE KEY-----") == MARKER  # no END: the header at least
+    assert redact("-----BEGIN CERTIFICATE-----") == "-----BEGIN CERTIFICATE-----"
+
+
+def test_base64_candidates_are_confirmed_by_decoding() -> None:
+    key = _google_key()
+    for padding in (b"", b"x", b"xy"):
+        encoded = base64.b64encode(padding + key.encode() + b"!").decode().encode()
+        match = BASE64_CANDIDATE.search(encoded)
+        assert match is not None
+        assert base64_shape(encoded[max(0, match.start() - 8) : match.end() + 16]) == (
+            "a Google API key (AIza...)"
+        )
+    assert base64_shape(base64.b64encode(b"A" + b"Iz" * 40)) is None
+
+
+def test_a_shape_inside_a_longer_run_does_not_stand_alone() -> None:
+    key = _google_key().encode()
+    assert stands_alone(b"=" + key + b"&", 1, 40)
+    assert stands_alone(b"%3D" + key, 3, 42)  # after an escape
+    assert stands_alone(b"\\u003d" + key, 6, 45)
+    assert not stands_alone(b"x" + key, 1, 40)  # inside base64 text
+    assert not stands_alone(key + b"Q", 0, 39)
+
+
+def test_secret_objects_are_accepted_wherever_a_secret_is() -> None:
+    value = "v-" + secrets.token_hex(10)
+    assert literal_secrets([Secret(value), None]) == (value,)
+    assert redact(f"x {value}", (Secret(value),)) == f"x {MARKER}"

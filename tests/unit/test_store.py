@@ -25,8 +25,8 @@ from veo3_adapter import (
     OutputDirInUseError,
     UnsafeOutputError,
     Veo3Job,
+    _jsonstream,
     read_jobs_json,
-    store,
     write_jobs_json,
 )
 from veo3_adapter.store import (
@@ -36,6 +36,7 @@ from veo3_adapter.store import (
     job_to_dict,
     journal_path,
     locked_for_writing,
+    read_backend_info,
 )
 
 OP_A = "models/veo-3.1-generate-001/operations/aaaaaaaaaaaa"
@@ -185,10 +186,10 @@ def test_unreadable_file_is_a_jobs_file_error(
     path = tmp_path / "jobs.json"
     write_jobs_json(path, sample_jobs())
 
-    def refuse(_path: Path) -> bytes:
+    def refuse(_path: Path, _flags: int, _mode: int = 0o666) -> int:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(store, "read_regular", refuse)
+    monkeypatch.setattr(_jsonstream, "open_regular", refuse)
     with pytest.raises(JobsFileError, match="cannot be read .Permission denied"):
         read_jobs_json(path)
 
@@ -472,3 +473,51 @@ def test_fuzz_any_valid_jobs_round_trip(jobs: list[Veo3Job]) -> None:
         path = Path(tmp) / "jobs.json"
         write_jobs_json(path, jobs)
         assert read_jobs_json(path) == jobs
+
+
+# -- where the jobs ran: the top-level "backend" object ----------------------------------------
+
+
+def test_backend_info_is_written_read_and_ignored_by_job_readers(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+    backend = {"backend": "gemini", "base_url": "http://127.0.0.1:8765", "model": "veo-3.1"}
+    write_jobs_json(path, sample_jobs(), backend=backend)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["version"], data["backend"]) == (JOBS_FILE_VERSION, backend)
+    assert read_backend_info(path) == backend
+    assert read_jobs_json(path) == sample_jobs()
+    check_writable(path)  # a known top-level key: not a newer release's file
+    write_jobs_json(path, sample_jobs())
+    assert "backend" not in json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"version": 1, "jobs": []}, {}),
+        ({"version": 1, "jobs": [], "backend": "gemini"}, {}),
+        ({"version": 1, "jobs": [], "backend": {"backend": "x", "port": 8765}}, {"backend": "x"}),
+        ([], {}),
+    ],
+    ids=["absent", "not an object", "non-string values", "bare list"],
+)
+def test_backend_info_is_empty_or_only_strings(
+    tmp_path: Path, document: Any, expected: dict[str, str]
+) -> None:
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(document))
+    assert read_backend_info(path) == expected
+
+
+def test_backend_info_without_a_file_is_empty_and_of_a_corrupt_one_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.json"
+    assert read_backend_info(path) == {}
+    path.write_bytes(b'{"backend": {"backend": ')
+    with pytest.raises(JobsFileError, match="not valid JSON"):
+        read_backend_info(path)
+    path.unlink()
+    path.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(UnsafeOutputError):
+        read_backend_info(path)

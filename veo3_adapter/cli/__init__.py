@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from ..emulator import SCENARIO_NAMES
 from ..errors import OutputDirInUseError, UnsafeOutputError, Veo3Error
 from ..models import DEFAULT_BASE_URL
 from . import _commands
@@ -25,6 +26,7 @@ from ._common import (
     one_line,
 )
 from ._progress import Progress, ProgressView
+from ._serve import ListScenarios, cmd_emulator
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -40,8 +42,16 @@ __all__ = [
 
 # Options people reach for to pass a key; refused without echoing the value.
 _KEY_FLAGS = frozenset({"--api-key", "--api_key", "--apikey", "--key", "--gemini-api-key"})
-_KEY_NOTE = "The key comes from GEMINI_API_KEY or GOOGLE_API_KEY, never from the command line."
+_KEY_NOTE = (
+    "The key comes from GEMINI_API_KEY or GOOGLE_API_KEY, never from the command line; "
+    "a base URL on loopback (the emulator) needs none."
+)
 _QUIET_HELP = "no progress; print only the final table"
+_RUN_ABOUT = (
+    "Generate a clip per variant of the prompts file into OUT/veo3/. A variant whose clip an "
+    "earlier run made from the same prompt and options is kept, one still generating is "
+    "resumed; --force generates everything again."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,18 +70,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except (UsageError, OutputDirInUseError, UnsafeOutputError) as exc:
-        _error(exc)
+        _error(str(exc))
         return EXIT_USAGE
     except Veo3Error as exc:
-        _error(exc)
-        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_JOB_FAILED
+        _error(str(exc))
+        # Bad input (ValueError) or one of our files the system refused (OSError) is the
+        # user's to fix; anything else stopped the whole batch.
+        return EXIT_USAGE if isinstance(exc, (ValueError, OSError)) else EXIT_JOB_FAILED
+    except OSError as exc:  # the system refused one of our files: a full disk, a read-only dir
+        _error(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("veo3: interrupted; run `veo3 resume` to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _error(exc: BaseException) -> None:
-    print(f"veo3: error: {one_line(str(exc))}", file=sys.stderr)
+def _error(message: str) -> None:
+    print(f"veo3: error: {one_line(message)}", file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +94,32 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         super().error(one_line(message))
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, or says that it is required."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        if action.option_strings and action.nargs == 0 and action.default is False:
+            return f"{text} (default: off)"
+        return super()._get_help_string(action)
+
+
+def _needs_command(
+    parser: argparse.ArgumentParser, commands: argparse._SubParsersAction[_Parser]
+) -> Callable[[argparse.Namespace], int]:
+    """What runs when ``parser`` is given no subcommand: a usage error listing them."""
+
+    def missing(_: argparse.Namespace) -> int:
+        names = ", ".join(commands.choices)
+        parser.error(f"a command is needed: {names} (`{parser.prog} --help` says what each does)")
+
+    return missing
 
 
 def _seconds(text: str) -> float:
@@ -91,57 +132,131 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _pipeline_options(parser: argparse.ArgumentParser) -> None:
+def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None:
+    parser.add_argument("--base-url", default=None, metavar="URL", help=base_url)
     parser.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        help="API base URL (any compatible server, the emulator included)",
+        "--poll-interval",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "seconds between two polls of a job still generating "
+            f"(default: {_commands.LIVE_POLL_INTERVAL:g} s; {_commands.LOCAL_POLL_INTERVAL:g} s "
+            "when the base URL is on loopback, as the emulator's is)"
+        ),
     )
-    parser.add_argument("--poll-interval", type=_seconds, default=10.0, metavar="SECONDS")
-    parser.add_argument("--timeout", type=_seconds, default=900.0, metavar="SECONDS")
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=_commands.GENERATION_TIMEOUT,
+        metavar="SECONDS",
+        help="stop waiting this long after the submits; a job still generating then fails "
+        f"as timeout, and resume waits again (default: {_commands.GENERATION_TIMEOUT:g} s)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help=_QUIET_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``veo3`` command line; each subcommand sets ``func`` to the command it runs."""
-    parser = _Parser(prog="veo3", description="Generate, download and track Veo 3 clips.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser(
-        "run", help="generate clips for a prompts file (live API)", description=_KEY_NOTE
+    parser = _Parser(
+        prog="veo3",
+        description="Generate, download and track Veo 3 clips.",
+        formatter_class=_HelpFormatter,
     )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of:")
+    parser.set_defaults(func=_needs_command(parser, sub))
+
+    def command(name: str, summary: str, description: str | None = None) -> _Parser:
+        return sub.add_parser(
+            name, help=summary, description=description or summary, formatter_class=_HelpFormatter
+        )
+
+    run = command("run", "generate clips for a prompts file", f"{_RUN_ABOUT} {_KEY_NOTE}")
     run.add_argument("prompts", help="TOML or JSON file: variant -> prompt or table")
-    run.add_argument("--out", required=True, help="output directory (clips go to OUT/veo3/)")
-    _pipeline_options(run)
+    run.add_argument(
+        "--out",
+        required=True,
+        help="output directory, made if missing (its parent must exist); clips go to OUT/veo3/",
+    )
+    _pipeline_options(
+        run,
+        base_url=f"API base URL: any compatible server, the emulator included "
+        f"(default: {DEFAULT_BASE_URL}, the live API)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="generate every variant again, even those with a clip from an earlier run",
+    )
     run.set_defaults(func=_commands.cmd_run)
 
-    resume = sub.add_parser(
-        "resume", help="continue a run from its jobs.json", description=_KEY_NOTE
+    resume = command("resume", "continue a run from its jobs.json", _KEY_NOTE)
+    resume.add_argument("dir", metavar="DIR", help="the --out directory of an earlier run")
+    _pipeline_options(
+        resume,
+        base_url="API base URL; one that differs from the recorded one wins, with a warning "
+        f"(default: the one recorded in jobs.json, else {DEFAULT_BASE_URL})",
     )
-    resume.add_argument("dir", help="the --out directory of an earlier run")
-    _pipeline_options(resume)
     resume.set_defaults(func=_commands.cmd_resume)
 
-    status = sub.add_parser("status", help="show the jobs recorded in DIR/veo3/jobs.json")
-    status.add_argument("dir")
+    status = command("status", "show the jobs recorded in DIR/veo3/jobs.json")
+    status.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="the --out directory of a run, read only (default: ., the current directory)",
+    )
     status.set_defaults(func=_commands.cmd_status)
 
-    demo = sub.add_parser("demo", help="the whole pipeline on the built-in emulator, no key")
+    demo = command("demo", "the whole pipeline on the built-in emulator, no key")
     demo.add_argument("--out", default="veo3-demo", help="output directory")
     demo.add_argument("--quiet", "-q", action="store_true", help=_QUIET_HELP)
     demo.set_defaults(func=_commands.cmd_demo)
 
-    emulator = sub.add_parser("emulator", help="serve the Gemini API emulator on loopback")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--download-port", type=int, default=0, help="0 picks a free port")
-    emulator.add_argument("--scenario", default="success", help="default scenario name")
-    emulator.set_defaults(func=_commands.cmd_emulator)
+    emulator = command(
+        "emulator",
+        "serve the Gemini API emulator",
+        "Serve the Gemini API emulator (Veo endpoints) until interrupted. It takes any key, "
+        "or only VEO3_EMULATOR_KEY when that is set.",
+    )
+    emulator.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; anything but loopback serves other machines too",
+    )
+    emulator.add_argument("--port", type=int, default=8765, help="port of the API origin")
+    emulator.add_argument(
+        "--download-port",
+        type=int,
+        metavar="PORT",
+        default=0,
+        help="port of the second origin (cross_origin_redirect); 0 picks a free port",
+    )
+    emulator.add_argument(
+        "--scenario",
+        default="success",
+        metavar="NAME",
+        help=f"what every generation does, one of: {', '.join(SCENARIO_NAMES)}; "
+        "--list-scenarios says what each does",
+    )
+    emulator.add_argument(
+        "--list-scenarios",
+        action=ListScenarios,
+        help="list the scenarios with what each does, and exit",
+    )
+    emulator.set_defaults(func=cmd_emulator)
 
-    cassettes = sub.add_parser("cassettes", help="work with recorded cassettes")
-    cassettes_sub = cassettes.add_subparsers(dest="cassettes_command", required=True)
+    cassettes = command("cassettes", "work with recorded cassettes")
+    cassettes_sub = cassettes.add_subparsers(
+        dest="cassettes_command", metavar="COMMAND", help="one of:"
+    )
+    cassettes.set_defaults(func=_needs_command(cassettes, cassettes_sub))
     audit = cassettes_sub.add_parser(
-        "audit", help="exit 1 if any file holds a key, a key header or a key= parameter"
+        "audit",
+        help="exit 1 if any file holds a key, a key header or a key= parameter",
+        description="Exit 1 if any file holds a key, a key header or a key= parameter.",
+        formatter_class=_HelpFormatter,
     )
     audit.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     audit.set_defaults(func=_commands.cmd_audit)

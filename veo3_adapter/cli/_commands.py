@@ -1,4 +1,5 @@
-"""The ``veo3`` subcommands: run, resume, status, demo, emulator, cassettes audit.
+"""The ``veo3`` subcommands: run, resume, status, demo, cassettes audit (``emulator`` is in
+``_serve``).
 
 Each takes the parsed arguments and returns the exit code; a problem the user fixes raises
 :class:`~._common.UsageError`.
@@ -7,9 +8,7 @@ Each takes the parsed arguments and returns the exit code; a problem the user fi
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,11 +16,19 @@ from typing import TYPE_CHECKING
 
 from .._secrets import key_from_env
 from ..compose import LOCAL_PROFILE, gemini_adapter
-from ..models import ErrorCode, JobStatus, Veo3Job
+from ..models import DEFAULT_BASE_URL, ErrorCode, JobStatus, RunSummary, Veo3Job
 from ..orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, Veo3Orchestrator
 from ..port import VideoGenerationPort
-from ..store import read_jobs_json
-from ._common import EXIT_JOB_FAILED, EXIT_OK, UsageError, size
+from ..store import read_backend_info, read_jobs_json
+from ._common import (
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    UsageError,
+    is_loopback_url,
+    one_line,
+    size,
+    throwaway_key,
+)
 from ._events import reporting, watch
 from ._progress import Progress
 from ._prompts import load_prompts
@@ -35,10 +42,11 @@ __all__ = [
     "api_key_from_env",
     "cmd_audit",
     "cmd_demo",
-    "cmd_emulator",
     "cmd_resume",
     "cmd_run",
+    "check_out_dir",
     "cmd_status",
+    "run_summary",
     "status_table",
 ]
 
@@ -49,13 +57,30 @@ DEMO_PROMPTS = {
 }
 DEMO_FAILING_VARIANT = "lighthouse"
 DEMO_POLL_INTERVAL = 0.1
+LIVE_POLL_INTERVAL = 10.0
+"""Seconds between polls of the live API: a generation takes minutes."""
+LOCAL_POLL_INTERVAL = 0.2
+"""Seconds between polls of a server on loopback: the emulator answers at once."""
+GENERATION_TIMEOUT = 900.0
+_LISTED = 5  # variants named in the summary line before "and N more"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     prompts, options = load_prompts(Path(args.prompts))
-    key = api_key_from_env()
-    with reporting(args.quiet, [key]) as view, _adapter(args, key, view) as adapter:
-        jobs = _orchestrator(adapter, args, Path(args.out), view).run(prompts, options=options)
+    out = Path(args.out)
+    check_out_dir(out)
+    base_url = args.base_url or DEFAULT_BASE_URL
+    key = _key_for(base_url)
+    jobs_path = out / CLIPS_DIRNAME / JOBS_FILENAME
+    earlier = read_jobs_json(jobs_path) if os.path.lexists(jobs_path) else []
+    with reporting(args.quiet, [key]) as view, _adapter(base_url, key, view) as adapter:
+        # What an earlier run left is shown as it is: a clip kept is no event of this run.
+        view.seed([job for job in earlier if job.variant in prompts])
+        orchestrator = _orchestrator(adapter, args, base_url, out, view)
+        jobs = orchestrator.run(prompts, options=options, force=args.force)
+    line = run_summary(orchestrator.last_run)
+    if line and not args.quiet:
+        print(line, file=sys.stderr)
     print(status_table(jobs))
     return _exit_code(jobs)
 
@@ -63,10 +88,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     recorded = _read_jobs(directory)  # a corrupt file stops here, before anything else
-    key = api_key_from_env()
-    with reporting(args.quiet, [key]) as view, _adapter(args, key, view) as adapter:
+    base_url = _resume_base_url(args.base_url, directory / CLIPS_DIRNAME / JOBS_FILENAME)
+    key = _key_for(base_url)
+    with reporting(args.quiet, [key]) as view, _adapter(base_url, key, view) as adapter:
         view.seed(recorded)
-        jobs = _orchestrator(adapter, args, directory, view).resume()
+        jobs = _orchestrator(adapter, args, base_url, directory, view).resume()
     print(status_table(jobs))
     return _exit_code(jobs)
 
@@ -79,11 +105,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..emulator import Emulator, Scenario
 
-    # A throwaway key for the emulator only; it is never a real key.
-    key = "demo-" + secrets.token_hex(16)
+    out = Path(args.out)
+    check_out_dir(out)
+    key = throwaway_key()
     emulator = Emulator(api_key=key, default=Scenario(running_polls=2))
     emulator.rule(DEMO_PROMPTS[DEMO_FAILING_VARIANT], Scenario.named("download_not_found"))
-    out = Path(args.out)
     if not args.quiet:
         print(f"veo3 demo: {len(DEMO_PROMPTS)} variants on the built-in emulator, output in {out}")
         print(f"  ({DEMO_FAILING_VARIANT!r} is scripted to fail its download)", flush=True)
@@ -125,25 +151,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
-    from ..emulator import Emulator, Scenario, serve_forever
-
-    try:
-        scenario = Scenario.named(args.scenario)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    key = os.environ.get("VEO3_EMULATOR_KEY") or None
-    emulator = Emulator(api_key=key, default=scenario)
-    logging.basicConfig(level=logging.INFO, format="veo3 emulator: %(message)s")
-    try:
-        serve_forever(emulator, host=args.host, port=args.port, download_port=args.download_port)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; pick another --port"
-        ) from exc
-    return EXIT_OK
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
     from ..audit import audit_paths
 
@@ -175,14 +182,17 @@ def api_key_from_env(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def status_table(jobs: Sequence[Veo3Job]) -> str:
-    """A plain-text table: variant, status, operation, error, clip size."""
+    """A plain-text table: variant, status, operation, error, clip size.
+
+    Operation names and errors come from a server: each cell is shown through ``one_line``.
+    """
     header = ("VARIANT", "STATUS", "OPERATION", "ERROR", "CLIP")
     rows = [
         (
-            job.variant,
+            one_line(job.variant),
             job.status.value,
-            job.operation_name or "-",
-            job.error_message or "-",
+            one_line(job.operation_name) or "-",
+            one_line(job.error_message) or "-",
             size(job.clip_bytes) if job.status is JobStatus.DOWNLOADED else "-",
         )
         for job in jobs
@@ -194,17 +204,81 @@ def status_table(jobs: Sequence[Veo3Job]) -> str:
     )
 
 
-def _adapter(args: argparse.Namespace, key: str, view: Progress) -> GeminiVeo3Adapter:
-    return gemini_adapter(key, base_url=args.base_url, on_download_progress=view.download_progress)
+def run_summary(summary: RunSummary | None) -> str:
+    """One line on what ``run`` kept or resumed from an earlier run, or ``""`` if nothing."""
+    if summary is None:
+        return ""
+    parts = []
+    if summary.skipped:
+        parts.append(f"{len(summary.skipped)} kept from the last run ({_names(summary.skipped)})")
+    if summary.resumed:
+        parts.append(f"{len(summary.resumed)} resumed ({_names(summary.resumed)})")
+    if not parts:
+        return ""
+    return one_line(f"veo3: {', '.join(parts)}, {len(summary.submitted)} submitted")
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse an output directory that is a file, or whose parent is missing (a typo)."""
+    if os.path.lexists(out) and not out.is_dir():
+        raise UsageError(f"--out {out} is not a directory; pass a directory (or a new name)")
+    if not out.exists() and not out.parent.is_dir():
+        raise UsageError(
+            f"--out {out}: {out.parent} is not an existing directory; "
+            "create it first or pick another --out"
+        )
+
+
+def _names(variants: Sequence[str]) -> str:
+    shown = ", ".join(variants[:_LISTED])
+    return shown if len(variants) <= _LISTED else f"{shown} and {len(variants) - _LISTED} more"
+
+
+def _key_for(base_url: str) -> str:
+    """The key from the environment; a server on loopback (the emulator) does without."""
+    key = key_from_env(os.environ)
+    if key:
+        return key
+    if is_loopback_url(base_url):
+        return throwaway_key()
+    return api_key_from_env()
+
+
+def _resume_base_url(given: str | None, jobs_path: Path) -> str:
+    """``--base-url`` if given (a warning when it is not the recorded one), else the one
+    recorded in jobs.json, else the live API's."""
+    recorded = read_backend_info(jobs_path).get("base_url", "")
+    if given is None:
+        return recorded or DEFAULT_BASE_URL
+    if recorded and recorded.rstrip("/") != given.rstrip("/"):
+        print(
+            one_line(
+                f"veo3: warning: using --base-url {given}, not {recorded} where this run "
+                "was made (recorded in jobs.json)"
+            ),
+            file=sys.stderr,
+        )
+    return given
+
+
+def _adapter(base_url: str, key: str, view: Progress) -> GeminiVeo3Adapter:
+    return gemini_adapter(key, base_url=base_url, on_download_progress=view.download_progress)
 
 
 def _orchestrator(
-    adapter: VideoGenerationPort, args: argparse.Namespace, out: Path, view: Progress
+    adapter: VideoGenerationPort,
+    args: argparse.Namespace,
+    base_url: str,
+    out: Path,
+    view: Progress,
 ) -> Veo3Orchestrator:
+    interval = args.poll_interval
+    if interval is None:
+        interval = LOCAL_POLL_INTERVAL if is_loopback_url(base_url) else LIVE_POLL_INTERVAL
     return Veo3Orchestrator(
         watch(adapter, view),
         out,
-        poll_interval=args.poll_interval,
+        poll_interval=interval,
         timeout=args.timeout,
         on_change=view.job_changed,
     )
@@ -218,7 +292,8 @@ def _read_jobs(directory: Path) -> list[Veo3Job]:
     """The jobs of an earlier run in ``directory`` (read only; ``JobsFileError`` if corrupt)."""
     path = directory / CLIPS_DIRNAME / JOBS_FILENAME
     if not os.path.lexists(path):  # a link or FIFO there is named by read_jobs_json
+        where = "the current directory" if directory == Path() else str(directory)
         raise UsageError(
-            f"{directory} has no veo3/jobs.json; pass the --out directory of an earlier run"
+            f"{where} has no veo3/jobs.json; pass the --out directory of an earlier run"
         )
     return read_jobs_json(path)

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..models import GenerationOptions, Veo3Job
 from ..port import VideoGenerationPort
@@ -29,6 +30,12 @@ class _WatchedPort:
     def __init__(self, port: VideoGenerationPort, view: Progress) -> None:
         self._port = port
         self._view = view
+
+    def __getattr__(self, name: str) -> Any:
+        # What else the port offers (``describe()``, ``options``) is the port's own.
+        if name.startswith("__") or name in ("_port", "_view"):
+            raise AttributeError(name)
+        return getattr(self._port, name)
 
     def submit_job(
         self, variant: str, prompt: str, options: GenerationOptions | None = None

@@ -30,6 +30,7 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
                 f"prompts file {path}: variant {variant!r} needs a non-empty prompt string "
                 "(or a table with a 'prompt' key)"
             )
+        _refuse_surrogates(path, variant, entry)
         prompts[variant] = prompt
         values = (
             {k: v for k, v in entry.items() if k != "prompt"} if isinstance(entry, dict) else {}
@@ -47,6 +48,22 @@ def load_prompts(path: Path) -> tuple[dict[str, str], dict[str, GenerationOption
     return prompts, options
 
 
+def _refuse_surrogates(path: Path, variant: str, entry: object) -> None:
+    """JSON's ``\\ud800`` escapes can spell half a character, which no file can hold."""
+    texts = [entry] if isinstance(entry, str) else []
+    if isinstance(entry, dict):
+        texts = [v for v in entry.values() if isinstance(v, str)]
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            half = text[exc.start : exc.end].encode("unicode_escape").decode("ascii")
+            raise UsageError(
+                f"prompts file {path}: variant {variant!r} holds an unpaired surrogate "
+                f"({half}), which is not text; fix the escape in the file"
+            ) from None
+
+
 def _read(path: Path) -> dict[str, Any]:
     """The file's top-level mapping, or a ``UsageError`` saying what to fix."""
     try:
@@ -59,7 +76,8 @@ def _read(path: Path) -> dict[str, Any]:
     is_toml = path.suffix.lower() == ".toml"
     fmt = "TOML" if is_toml else "JSON"
     try:
-        text = raw.decode("utf-8")
+        # A byte order mark is what some editors put first; it says nothing but "UTF-8".
+        text = raw.decode("utf-8-sig")
         data: Any = tomllib.loads(text) if is_toml else json.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
         how = "" if is_toml or path.suffix.lower() == ".json" else " (read as JSON: not *.toml)"

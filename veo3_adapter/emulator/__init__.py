@@ -22,7 +22,13 @@ from __future__ import annotations
 
 from ._emulator import DEFAULT_API_BASE, DEFAULT_DOWNLOAD_BASE, Emulator, serve_forever
 from ._models import CURRENT_MODELS, RETIRED_MODELS
-from ._scenario import DEFAULT_RAI_REASON, SCENARIO_NAMES, SCENARIOS, Scenario
+from ._scenario import (
+    DEFAULT_RAI_REASON,
+    SCENARIO_DESCRIPTIONS,
+    SCENARIO_NAMES,
+    SCENARIOS,
+    Scenario,
+)
 from ._state import Match, OperationState
 from ._transport import EmulatorTransport
 from ._wire import KeyLeak, RequestRecord, Side
@@ -34,6 +40,7 @@ __all__ = [
     "DEFAULT_RAI_REASON",
     "RETIRED_MODELS",
     "SCENARIOS",
+    "SCENARIO_DESCRIPTIONS",
     "SCENARIO_NAMES",
     "Emulator",
     "EmulatorTransport",

@@ -19,6 +19,7 @@ from ._origin import Origin, check_base
 from ._scenario import Scenario
 from ._state import Bases, Match, OperationState, State
 from ._transport import EmulatorTransport
+from ._vertex import VertexAnswers
 from ._wire import MEDIA_PREFIX, KeyLeak, Reply, RequestRecord, Side, side_for
 
 __all__ = ["DEFAULT_API_BASE", "DEFAULT_DOWNLOAD_BASE", "Emulator", "serve_forever"]
@@ -50,6 +51,12 @@ class Emulator:
     origin is answered 400 and recorded in ``key_leaks``. A submit for a model outside
     ``CURRENT_MODELS`` gets the API's 404.
 
+    The same origin serves Vertex AI (``/v1beta1/...``, regional with a bearer token, express
+    mode with the key) and Cloud Storage (``/storage/v1/b/...``) for the video a submit with
+    ``storageUri`` leaves in a bucket; see ``_vertex``. With ``token`` set, Vertex AI and
+    Cloud Storage want exactly that bearer token; with ``None`` any non-empty one. A token
+    reaching the second origin, or the key reaching Cloud Storage, is a leak too.
+
     ``clock`` times file expiry, ``sleep`` paces slow bodies, ``seed`` fixes the ids.
     """
 
@@ -57,6 +64,7 @@ class Emulator:
         self,
         api_key: str | None = None,
         *,
+        token: str | None = None,
         default: Scenario | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -66,6 +74,8 @@ class Emulator:
     ) -> None:
         if api_key is not None and (not api_key or not api_key.isprintable()):
             raise ValueError("api_key must be a non-empty printable string, or None")
+        if token is not None and (not token or not token.isprintable()):
+            raise ValueError("token must be a non-empty printable string, or None")
         bases = Bases(check_base("api_base", api_base), check_base("download_base", download_base))
         if bases.api_origin == bases.download_origin:
             raise ValueError("api_base and download_base must be different origins")
@@ -79,6 +89,7 @@ class Emulator:
         )
         self._api = ApiAnswers(self._state)
         self._media = MediaAnswers(self._state, self._find_key)
+        self._vertex = VertexAnswers(self._state, self._media, token)
 
     def __repr__(self) -> str:
         keyed = "a fixed key" if self._state.api_key is not None else "any key"
@@ -135,7 +146,8 @@ class Emulator:
 
     @property
     def key_leaks(self) -> list[KeyLeak]:
-        """Requests that brought the API key to the second origin (should stay empty)."""
+        """Requests that brought a credential where it does not belong (should stay empty):
+        the key or a bearer token to the second origin, the key to Cloud Storage."""
         with self._state.lock:
             return list(self._state.key_leaks)
 
@@ -200,7 +212,10 @@ class Emulator:
         method = method.upper()
         split = urlsplit(target)
         path = split.path or "/"
-        if side is Side.API:
+        if side is Side.API and self._vertex.serves(path):
+            reply = self._vertex.answer(method, path, split.query, headers, body)
+            side = self._vertex.side(path)
+        elif side is Side.API:
             reply = self._api.answer(method, path, split.query, headers, body)
         else:
             reply = self._media.answer(self._on_api_origin(target), method, target, headers)
@@ -219,8 +234,8 @@ class Emulator:
         return urlsplit(target).path.startswith(MEDIA_PREFIX)
 
     def _find_key(self, target: str, headers: Sequence[tuple[str, str]]) -> str | None:
-        """Where a request to the second origin carries the API key, or ``None``."""
-        return find_key(self._state, target, headers)
+        """Where a request to the second origin carries the API key or a token, or ``None``."""
+        return find_key(self._state, target, headers) or self._vertex.find_token(target, headers)
 
 
 def serve_forever(

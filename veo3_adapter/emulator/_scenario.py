@@ -10,7 +10,15 @@ from typing import Any, Literal
 
 from ..mp4 import mp4_size_floor, sample_clip
 
-__all__ = ["DEFAULT_RAI_REASON", "QUOTAS", "SCENARIO_NAMES", "SCENARIOS", "Quota", "Scenario"]
+__all__ = [
+    "DEFAULT_RAI_REASON",
+    "QUOTAS",
+    "SCENARIOS",
+    "SCENARIO_DESCRIPTIONS",
+    "SCENARIO_NAMES",
+    "Quota",
+    "Scenario",
+]
 
 # Verbatim from googleapis/js-genai#1272 (DESIGN.md, "The wire").
 DEFAULT_RAI_REASON = (
@@ -148,3 +156,23 @@ resumes with ranges.
 """
 
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+
+SCENARIO_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "success": "the clip is generated and downloaded, as recorded live",
+        "rai_filtered": "done without a video: the safety filters refused the prompt",
+        "operation_error": "the operation ends with an error instead of a video",
+        "download_not_found": "the download answers 404",
+        "download_forbidden": "the download answers 403",
+        "download_server_error": "the download answers 500, then 503, then the clip",
+        "rate_limited": "the first poll answers 429 (per-minute quota), retry in 1.25 s",
+        "truncated_download": "the first download stops after 1 KiB (a clean close)",
+        "expired": "the file is gone (404) as soon as the operation is done",
+        "slow_download": "a 256 KiB clip sent in 32 KiB chunks, 0.5 s apart",
+        "dropped_connection": "the first download's connection breaks after 1 KiB",
+        "cross_origin_redirect": "the download redirects to a second origin that takes no key",
+        "ranged_download": "the media server honours Range, so a broken download resumes",
+        "quota_exhausted_daily": "the submit answers 429: the per-day quota is used up",
+    }
+)
+"""One line per named scenario, for ``veo3 emulator --list-scenarios``."""

@@ -118,13 +118,23 @@ class State:
             return self.default
 
     def start(
-        self, model: str, prompt: str, parameters: dict[str, Any], scenario: Scenario
+        self,
+        model: str,
+        prompt: str,
+        parameters: dict[str, Any],
+        scenario: Scenario,
+        *,
+        name: str | None = None,
     ) -> OperationState:
-        """Register a new operation (and its file) for ``model``."""
+        """Register a new operation (and its file) for ``model``.
+
+        ``name`` replaces the Gemini API's ``models/{model}/operations/{id}`` (Vertex AI's
+        operations are named under their project and location).
+        """
         with self.lock:
             op_id = self._new_id()
             file_id = self._new_id()
-            name = f"models/{model}/operations/{op_id}"
+            name = name or f"models/{model}/operations/{op_id}"
             state = OperationState(
                 name=name,
                 model=model,

@@ -1,0 +1,139 @@
+"""What the Gemini adapter makes of the SDK's answers and failures.
+
+Which model ids and operation names may go into a request path, how a read operation maps
+onto a job's state, and which failed calls may be sent again (and after how long).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from ._refusal import is_daily_quota
+from .errors import TRANSIENT_STATUS
+from .models import ErrorCode, JobStatus, Veo3Job
+from .retry import Transient, retry_after_seconds, retry_delay_from_error_body
+
+__all__ = [
+    "MODEL_ID_HELP",
+    "OPERATION_NAME_RE",
+    "error_body",
+    "is_model_id",
+    "map_operation",
+    "poll_transient",
+    "submit_transient",
+    "video_uri",
+]
+
+logger = logging.getLogger("veo3_adapter.gemini")
+
+_MODEL_ID = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+# A model id as it goes into the request path: "veo-3.1-generate-001" or "models/<id>".
+_MODEL_RE = re.compile(rf"(?:models/)?{_MODEL_ID}")
+_MAX_MODEL_LENGTH = 128
+MODEL_ID_HELP = " (letters, digits, '.', '_' and '-', optionally after 'models/')"
+"""What :func:`is_model_id` accepts, for a message that refuses a model."""
+
+OPERATION_NAME_RE = re.compile(rf"(?:models/{_MODEL_ID}/)?operations/[A-Za-z0-9_-]+")
+"""models/<model>/operations/<id> (Gemini) or operations/<id>: no "..", no escapes, no host."""
+
+# A submit that failed with these was certainly not started, so sending it again is safe.
+_SUBMIT_RETRY_STATUS = frozenset({429, 503})
+
+
+def is_model_id(model: object) -> bool:
+    """Whether ``model`` can go into a request path as it is (no "/..", no control chars)."""
+    return (
+        isinstance(model, str)
+        and len(model) <= _MAX_MODEL_LENGTH
+        and _MODEL_RE.fullmatch(model) is not None
+    )
+
+
+def map_operation(
+    job: Veo3Job, op: types.GenerateVideosOperation, scrub: Callable[[str], str]
+) -> Veo3Job:
+    """``job`` with the state ``op`` reports; unchanged (equal) while it still runs.
+
+    ``scrub`` redacts what the server wrote before it reaches the job or a log record.
+    """
+    if not op.done:
+        return dataclasses.replace(job, status=JobStatus.SUBMITTED)
+    if op.error:
+        message = scrub(str(op.error.get("message") or op.error))
+        logger.warning("operation %s failed: %s", job.operation_name, message)
+        return job.failed(ErrorCode.GENERATION_FAILED, message)
+    result = op.result or op.response
+    uri = video_uri(op)
+    if uri:
+        return dataclasses.replace(
+            job,
+            status=JobStatus.GENERATED,
+            video_uri=scrub(uri),  # jobs.json keeps it; a "key=" URI is refused anyway
+            error_message="",
+            error_detail="",
+        )
+    if result is not None and result.rai_media_filtered_count:
+        reasons = scrub("; ".join(result.rai_media_filtered_reasons or []) or "no reason given")
+        logger.warning("operation %s was safety-filtered: %s", job.operation_name, reasons)
+        return job.failed(ErrorCode.RAI_FILTERED, reasons)
+    logger.warning("operation %s finished without a video", job.operation_name)
+    return job.failed(
+        ErrorCode.GENERATION_FAILED, "the operation finished without a video or an error"
+    )
+
+
+def video_uri(op: types.GenerateVideosOperation) -> str:
+    """The first generated video's URI; "" while running or when there is none."""
+    result = op.result or op.response
+    if not op.done or result is None or not result.generated_videos:
+        return ""
+    video = result.generated_videos[0].video
+    return (video.uri or "") if video is not None else ""
+
+
+def submit_transient(exc: Exception) -> Transient | None:
+    """A submit is sent again only when it certainly started nothing: 429, 503, no connection."""
+    if isinstance(exc, genai_errors.APIError):
+        return _api_transient(exc) if exc.code in _SUBMIT_RETRY_STATUS else None
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return Transient(type(exc).__name__)
+    return None
+
+
+def poll_transient(exc: Exception) -> Transient | None:
+    """Reading an operation changes nothing, so any transient status or broken link retries."""
+    if isinstance(exc, genai_errors.APIError):
+        return _api_transient(exc) if exc.code in TRANSIENT_STATUS else None
+    if isinstance(exc, httpx.TransportError):
+        return Transient(type(exc).__name__)
+    return None
+
+
+def _api_transient(exc: genai_errors.APIError) -> Transient | None:
+    """The wait the server asked for: ``Retry-After``, else the body's ``RetryInfo`` or text.
+
+    ``None`` for a per-day quota: sending again before it resets only meets it again.
+    """
+    body = error_body(exc)
+    if exc.code == 429 and is_daily_quota(body):
+        return None
+    response: Any = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    retry_after = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
+    if retry_after is None:
+        retry_after = retry_delay_from_error_body(body)
+    return Transient(f"HTTP {exc.code}", retry_after)
+
+
+def error_body(exc: genai_errors.APIError) -> dict[str, Any] | None:
+    """The error answer's JSON as the SDK parsed it (``{"error": {...}}``), if a dict."""
+    details: Any = exc.details
+    return details if isinstance(details, dict) else None
