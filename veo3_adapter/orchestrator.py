@@ -144,6 +144,7 @@ class Veo3Orchestrator:
             return []
         with self._locked():
             recorded, where = self._read_if_present()
+            self._journal.backend = backend_of(self.port)  # what this run's saves record
             self._jobs = {job.variant: job for job in recorded}
             validate_variants(prompts, kept=self._jobs)
             if self._journal.journal.exists():
@@ -364,8 +365,7 @@ class Veo3Orchestrator:
         self._journal.snapshot(list(self._jobs.values()))
 
     def _read_if_present(self) -> tuple[list[Veo3Job], dict[str, str]]:
-        """The recorded jobs and backend; also decides what this run records as its backend."""
-        self._journal.backend = backend_of(self.port)
+        """The recorded jobs and the backend they ran on (none when nothing was run here)."""
         if not self.jobs_path.exists():
             return [], {}
         return read_jobs_and_backend(self.jobs_path)

@@ -40,8 +40,8 @@ class VideoGenerationPort(Protocol):
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
         """Write the finished clip to the file ``dest`` atomically and return ``dest``.
 
-        Raises ``Veo3GenerationError`` (usually ``DownloadError``) on failure; ``dest`` is
-        then left as it was.
+        Raises ``Veo3GenerationError`` (usually ``DownloadError``) on failure, or the
+        ``OSError`` of writing ``dest`` (a full disk); ``dest`` is then left as it was.
         """
         ...
 
