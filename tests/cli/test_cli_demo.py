@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from cli_testkit import TABLE_HEADER, Veo3, parse_table
@@ -14,9 +13,7 @@ from veo3_adapter.store import read_jobs_json
 def test_demo_leaves_clips_and_a_jobs_file_whose_failed_job_says_download_failed(
     veo3: Veo3, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
     result = veo3("demo", "--out", "demo", keyed=False)
-    took = time.monotonic() - started
 
     assert result.code == 0, result
     clips = tmp_path / "demo" / "veo3"
@@ -38,7 +35,6 @@ def test_demo_leaves_clips_and_a_jobs_file_whose_failed_job_says_download_failed
     }
     assert rows["sunrise"]["OPERATION"] == jobs["sunrise"].operation_name
     assert "ran as designed" in result.out
-    assert took < 5.0, f"the demo took {took:.1f}s; it is meant to take about one second"
 
 
 def test_demo_quiet_prints_only_the_table(veo3: Veo3, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ fakes); only the read-timeout tests wait for real, 0.2 s per timeout.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,10 +131,8 @@ def test_a_body_that_stalls_once_hits_the_read_timeout_and_is_resumed(
     hold = emulator.hold("[fault]", 250_000)  # the first body stops sending, connection open
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, read_timeout=0.2)
     orchestrator = _orchestrator(adapter, out, fake_clock)
-    started = time.monotonic()
     jobs = _by_variant(orchestrator.run(PROMPTS))
 
-    assert time.monotonic() - started < 5
     assert hold.held == 1
     faulty = jobs["faulty"]
     assert faulty.status is JobStatus.DOWNLOADED, faulty.error_detail

@@ -8,7 +8,6 @@ covers the refusal from inside the first run's own port call.)
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from veo3_adapter import (
     read_jobs_json,
 )
 
-AT_ONCE = 0.5  # seconds: "at once" with room for a loaded CI machine; a wait would be longer
-
 
 def _orchestrator(out: Path) -> Veo3Orchestrator:
     return Veo3Orchestrator(FakeVeo3Adapter(), out, poll_interval=0, sleep=lambda _s: None)
@@ -40,11 +37,9 @@ def _attempts(out: Path) -> dict[str, Callable[[], object]]:
 
 def _assert_refused(out: Path) -> None:
     before = tree(out)
-    for name, attempt in _attempts(out).items():
-        started = time.monotonic()
-        with pytest.raises(OutputDirInUseError) as info:
+    for attempt in _attempts(out).values():
+        with pytest.raises(OutputDirInUseError) as info:  # a blocking lock would hang here
             attempt()
-        assert time.monotonic() - started < AT_ONCE, name
         assert isinstance(info.value, RuntimeError)
         assert "in use" in str(info.value)
         assert str(out / "veo3") in str(info.value)
