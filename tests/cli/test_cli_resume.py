@@ -8,7 +8,7 @@ import pytest
 from cli_testkit import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
-from veo3_adapter.models import DEFAULT_MODEL, Veo3Job
+from veo3_adapter.models import DEFAULT_BASE_URL, DEFAULT_MODEL, Veo3Job
 from veo3_adapter.mp4 import is_mp4_file
 from veo3_adapter.store import read_jobs_json, write_jobs_json
 
@@ -205,10 +205,30 @@ def test_a_recorded_live_base_url_still_needs_the_key(veo3: Veo3, out: Path) -> 
     write_jobs_json(
         out / "veo3" / "jobs.json",
         [Veo3Job("a", "a cat")],
-        backend={"backend": "gemini", "base_url": "https://veo.example", "model": DEFAULT_MODEL},
+        backend={"backend": "gemini", "base_url": DEFAULT_BASE_URL, "model": DEFAULT_MODEL},
     )
 
     result = veo3("resume", "out", keyed=False)
 
     assert result.code == 2, result
     assert result.err_lines[-1].startswith("veo3: error: no API key: ")
+
+
+def test_a_recorded_foreign_server_gets_no_key_unless_named(
+    veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
+) -> None:
+    _first_run(veo3, tmp_path, out, base_url)
+    _record_backend(out, "https://gateway.example.net")  # a run directory from someone else
+    requests_before = len(emulator.requests)
+    before = files_in(out)
+
+    result = veo3("resume", "out", *POLL)
+
+    assert result.code == 2, result
+    assert result.err_lines == [
+        "veo3: error: jobs.json records the server https://gateway.example.net, which is "
+        "neither the Gemini API nor on this machine; to send your key there, say so: "
+        "--base-url https://gateway.example.net"
+    ]
+    assert len(emulator.requests) == requests_before
+    assert files_in(out) == before

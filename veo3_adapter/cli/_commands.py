@@ -249,6 +249,14 @@ def _resume_base_url(given: str | None, jobs_path: Path) -> str:
     recorded in jobs.json, else the live API's."""
     recorded = read_backend_info(jobs_path).get("base_url", "")
     if given is None:
+        trusted = not recorded or is_loopback_url(recorded)
+        if not trusted and recorded.rstrip("/") != DEFAULT_BASE_URL.rstrip("/"):
+            # jobs.json is data from the output directory: a directory received from someone
+            # else must not be able to send this machine's key to a server of their choosing.
+            raise UsageError(
+                f"jobs.json records the server {recorded}, which is neither the Gemini API nor "
+                f"on this machine; to send your key there, say so: --base-url {recorded}"
+            )
         return recorded or DEFAULT_BASE_URL
     if recorded and recorded.rstrip("/") != given.rstrip("/"):
         print(
