@@ -355,7 +355,10 @@ _WIRE_LOGGERS = (
 )
 # A URL's query may be a signature (a signed media URL): never logged.
 _URL_QUERY = re.compile(r"(\bhttps?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
-_guarded: set[str] = set()
+# The keys of the adapters made recently (insertion-ordered, bounded: a process that builds
+# many adapters must not make every log record slower and slower).
+_guarded: dict[str, None] = {}
+_GUARDED_MAX = 64
 _guard_lock = threading.Lock()
 
 
@@ -368,7 +371,13 @@ class _WireLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = _URL_QUERY.sub(rf"\1?{MARKER}", record.getMessage())
-        record.msg = redact(text, tuple(_guarded))
+        # The wire carries keys as they were sent: plain replacement is enough here, and
+        # cheap enough for httpcore's per-chunk DEBUG trace.
+        for secret in tuple(_guarded):
+            text = text.replace(secret, MARKER)
+        for shape in _SHAPES:
+            text = shape.sub(MARKER, text)
+        record.msg = text
         record.args = ()
         return True
 
@@ -376,11 +385,14 @@ class _WireLogFilter(logging.Filter):
 _WIRE_FILTER = _WireLogFilter()
 
 
-def guard_wire_logs(secret: str | None = None) -> None:
+def guard_wire_logs(secret: str | Secret | None = None) -> None:
     """Make sure the HTTP stack's log records never carry ``secret`` (or any key shape)."""
     with _guard_lock:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
-            _guarded.add(secret)
+        for value in literal_secrets((secret,)):
+            _guarded.pop(value, None)
+            _guarded[value] = None
+            while len(_guarded) > _GUARDED_MAX:
+                del _guarded[next(iter(_guarded))]
         for name in _WIRE_LOGGERS:
             logger = logging.getLogger(name)
             if _WIRE_FILTER not in logger.filters:
