@@ -203,7 +203,7 @@ BASE64_CANDIDATE: re.Pattern[bytes] = re.compile(
                 for _what, prefix, _chars, low, _high in _PREFIXED
                 for c in _base64_candidates(prefix, len(prefix) + low)
             ),
-            *_base64_candidates("-----BEGIN ", len("-----BEGIN PRIVATE KEY-----")),
+            *_base64_candidates("-----BEGIN ", len("-----BEGIN ") + len("PRIVATE KEY-----")),
         ]
     ).encode()
 )
