@@ -17,8 +17,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from ._refusal import is_daily_quota
-from .errors import TRANSIENT_STATUS
-from .models import ErrorCode, JobStatus, Veo3Job
+from .errors import TRANSIENT_STATUS, PollError, SubmitError
+from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job
 from .retry import Transient, retry_after_seconds, retry_delay_from_error_body
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "error_body",
     "is_model_id",
     "map_operation",
+    "poll_mapped",
+    "submitted_job",
     "poll_transient",
     "submit_transient",
     "video_uri",
@@ -137,3 +139,44 @@ def error_body(exc: genai_errors.APIError) -> dict[str, Any] | None:
     """The error answer's JSON as the SDK parsed it (``{"error": {...}}``), if a dict."""
     details: Any = exc.details
     return details if isinstance(details, dict) else None
+
+
+def submitted_job(
+    variant: str,
+    prompt: str,
+    options: GenerationOptions,
+    operation_name: str | None,
+    what: str,
+    service: str,
+    log: logging.Logger,
+) -> Veo3Job:
+    """The SUBMITTED job for an accepted submit; an answer without a name is a SubmitError."""
+    if not operation_name:
+        raise SubmitError(f"{what}: {service} answered without an operation name")
+    log.info("submitted variant %r as %s", variant, operation_name)
+    return Veo3Job(
+        variant=variant,
+        prompt=prompt,
+        status=JobStatus.SUBMITTED,
+        operation_name=operation_name,
+        options=options,
+    )
+
+
+def poll_mapped(
+    job: Veo3Job,
+    get_operation: Callable[[str], types.GenerateVideosOperation],
+    to_job: Callable[[Veo3Job, types.GenerateVideosOperation], Veo3Job],
+    log: logging.Logger,
+) -> Veo3Job:
+    """Read the job's operation once and map it; an unknown operation fails the job."""
+    if not job.operation_name:
+        return job.failed(ErrorCode.MISSING_OPERATION_NAME, "the job has no operation name")
+    try:
+        operation = get_operation(job.operation_name)
+    except PollError as exc:
+        if exc.status_code == 404:
+            log.warning("operation %s not found", job.operation_name)
+            return job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc))
+        raise
+    return to_job(job, operation)

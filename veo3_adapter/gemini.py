@@ -31,8 +31,10 @@ from ._operations import (
     error_body,
     is_model_id,
     map_operation,
+    poll_mapped,
     poll_transient,
     submit_transient,
+    submitted_job,
     video_uri,
 )
 from ._refusal import submit_refusal
@@ -49,9 +51,7 @@ from .errors import (
 from .models import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
-    ErrorCode,
     GenerationOptions,
-    JobStatus,
     Veo3Job,
 )
 from .retry import RetryPolicy, Transient, retrying
@@ -257,30 +257,22 @@ class GeminiVeo3Adapter:
             ) from None
         except (ValueError, TypeError) as exc:  # pydantic validation of the options
             raise SubmitError(f"{what}: invalid request: {self._scrub(str(exc))}") from exc
-        if not operation.name:
-            raise SubmitError(f"{what}: the API answered without an operation name")
-        logger.info("submitted variant %r as %s", variant, operation.name)
-        return Veo3Job(
-            variant=variant,
-            prompt=prompt,
-            status=JobStatus.SUBMITTED,
-            operation_name=operation.name,
-            options=dataclasses.replace(opts, model=model),
+        return submitted_job(
+            variant,
+            prompt,
+            dataclasses.replace(opts, model=model),
+            operation.name,
+            what,
+            "the API",
+            logger,
         )
 
     def poll_job(self, job: Veo3Job) -> Veo3Job:
         """Read the operation once and map it onto the job's status."""
-        if not job.operation_name:
-            return job.failed(ErrorCode.MISSING_OPERATION_NAME, "the job has no operation name")
-        try:
-            operation = self._get_operation(job.operation_name)
-        except PollError as exc:
-            if exc.status_code == 404:
-                logger.warning("operation %s not found", job.operation_name)
-                return job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc))
-            raise
         # Unchanged stays equal, so a still-running poll costs the caller no jobs.json write.
-        return map_operation(job, operation, self._scrub)
+        return poll_mapped(
+            job, self._get_operation, lambda j, op: map_operation(j, op, self._scrub), logger
+        )
 
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
         """Re-read the finished operation, then stream its video to ``dest`` atomically."""

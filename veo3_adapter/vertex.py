@@ -28,7 +28,7 @@ from google.genai import types
 
 from . import clock as _clock
 from ._http import new_client, tls_context
-from ._operations import error_body, map_operation
+from ._operations import error_body, map_operation, poll_mapped, submitted_job
 from ._refusal import vertex_submit_refusal
 from ._secrets import Secret
 from ._vertex_auth import VertexAuth
@@ -58,7 +58,7 @@ from .errors import (
     SubmitError,
     Veo3GenerationError,
 )
-from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
+from .models import DEFAULT_MODEL, GenerationOptions, JobStatus, Veo3Job
 from .retry import RetryPolicy, Transient, retrying
 
 __all__ = ["VertexVeo3Adapter"]
@@ -240,29 +240,19 @@ class VertexVeo3Adapter:
             raise BatchStoppingError(f"{what} was not sent: {self._auth.problem(exc)}") from None
         except (ValueError, TypeError) as exc:  # pydantic validation of the options
             raise SubmitError(f"{what}: invalid request: {self._auth.scrub(str(exc))}") from exc
-        if not operation.name:
-            raise SubmitError(f"{what}: Vertex AI answered without an operation name")
-        logger.info("submitted variant %r as %s", variant, operation.name)
-        return Veo3Job(
-            variant=variant,
-            prompt=prompt,
-            status=JobStatus.SUBMITTED,
-            operation_name=operation.name,
-            options=dataclasses.replace(opts, model=model),
+        return submitted_job(
+            variant,
+            prompt,
+            dataclasses.replace(opts, model=model),
+            operation.name,
+            what,
+            "Vertex AI",
+            logger,
         )
 
     def poll_job(self, job: Veo3Job) -> Veo3Job:
         """Read the operation once and map it onto the job's status."""
-        if not job.operation_name:
-            return job.failed(ErrorCode.MISSING_OPERATION_NAME, "the job has no operation name")
-        try:
-            operation = self._get_operation(job.operation_name)
-        except PollError as exc:
-            if exc.status_code == 404:
-                logger.warning("operation %s not found", job.operation_name)
-                return job.failed(ErrorCode.OPERATION_NOT_FOUND, str(exc))
-            raise
-        return self._map_operation(job, operation)
+        return poll_mapped(job, self._get_operation, self._map_operation, logger)
 
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
         """Re-read the finished operation, then write its video to ``dest`` atomically."""
