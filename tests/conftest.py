@@ -6,8 +6,6 @@ through ``router`` is answered by respx, and an unmatched one fails the test.
 
 from __future__ import annotations
 
-import secrets
-import string
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,117 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _kit.clock import FakeClock, SleepRecorder
+from _kit.keys import make_api_key
+from _kit.wire import AdapterFactory, Wire
 
-from veo3_adapter import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiVeo3Adapter, RetryPolicy
+from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
 from veo3_adapter.mp4 import sample_clip
-
-API_BASE = DEFAULT_BASE_URL
-OP_ID = "2ndklfg582ib"
-FILE_ID = "3k2j4h5g6f7d"
-_KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
-
-
-def make_api_key() -> str:
-    """A key shaped like a Google API key, made in this process and never written down."""
-    return "AIza" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(35))
-
-
-class SleepRecorder:
-    """A ``sleep`` that records what it was asked to wait and returns at once."""
-
-    def __init__(self, on_sleep: Callable[[float], None] | None = None) -> None:
-        self.delays: list[float] = []
-        self._on_sleep = on_sleep
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        if self._on_sleep is not None:
-            self._on_sleep(seconds)
-
-    @property
-    def total(self) -> float:
-        return sum(self.delays)
-
-
-class FakeClock:
-    """A monotonic clock that only moves when ``sleep`` is called."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleep = SleepRecorder(self._advance)
-
-    def _advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Wire:
-    """JSON bodies and URLs of the Gemini Developer API v1beta, as DESIGN.md "The wire"."""
-
-    base = API_BASE
-    model = DEFAULT_MODEL
-
-    def op_name(self, op_id: str = OP_ID, model: str = DEFAULT_MODEL) -> str:
-        return f"models/{model}/operations/{op_id}"
-
-    def op_url(self, name: str) -> str:
-        return f"{API_BASE}/v1beta/{name}"
-
-    def submit_url(self, model: str = DEFAULT_MODEL) -> str:
-        return f"{API_BASE}/v1beta/models/{model}:predictLongRunning"
-
-    def file_uri(self, file_id: str = FILE_ID) -> str:
-        return f"{API_BASE}/v1beta/files/{file_id}:download?alt=media"
-
-    def file_url(self, file_id: str = FILE_ID) -> str:
-        """The download URL without its query, for respx routes (which match any query)."""
-        return f"{API_BASE}/v1beta/files/{file_id}:download"
-
-    def submitted(self, name: str) -> dict[str, Any]:
-        return {"name": name}
-
-    def running(self, name: str) -> dict[str, Any]:
-        return {"name": name, "done": False}
-
-    def done(self, name: str, uri: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "done": True,
-            "response": {
-                "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta."
-                "PredictLongRunningResponse",
-                "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]},
-            },
-        }
-
-    def failed(
-        self, name: str, message: str, *, code: int = 3, status: str = "INVALID_ARGUMENT"
-    ) -> dict[str, Any]:
-        return {
-            "name": name,
-            "done": True,
-            "error": {"code": code, "message": message, "status": status},
-        }
-
-    def rai_filtered(self, name: str, reasons: list[str]) -> dict[str, Any]:
-        return {
-            "name": name,
-            "done": True,
-            "response": {
-                "generateVideoResponse": {
-                    "raiMediaFilteredCount": len(reasons),
-                    "raiMediaFilteredReasons": reasons,
-                }
-            },
-        }
-
-    def done_empty(self, name: str) -> dict[str, Any]:
-        return {"name": name, "done": True, "response": {"generateVideoResponse": {}}}
-
-    def api_error(self, code: int, message: str, status: str) -> dict[str, Any]:
-        return {"error": {"code": code, "message": message, "status": status}}
 
 
 @pytest.fixture
@@ -177,9 +70,6 @@ def http_client() -> Iterator[httpx.Client]:
     client = httpx.Client(follow_redirects=False, timeout=5.0)
     yield client
     client.close()
-
-
-AdapterFactory = Callable[..., GeminiVeo3Adapter]
 
 
 @pytest.fixture

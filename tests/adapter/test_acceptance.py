@@ -28,7 +28,8 @@ from veo3_adapter import (
 from veo3_adapter.store import read_backend_info
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 
 def new_id() -> str:

@@ -38,7 +38,8 @@ from veo3_adapter._answers import (
 )
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 NAME = "models/veo-3.1-generate-001/operations/lim1t5lim1t5"
 BLOCK = 1 << 20

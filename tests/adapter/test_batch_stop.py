@@ -34,7 +34,7 @@ from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.mp4 import is_mp4_file
 
 if TYPE_CHECKING:
-    from conftest import FakeClock, SleepRecorder
+    from _kit.clock import FakeClock, SleepRecorder
 
 MODEL = "veo-3.1-generate-001"
 RETIRED = "veo-3.0-generate-001"

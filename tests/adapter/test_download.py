@@ -22,7 +22,8 @@ from veo3_adapter._http import redact_url
 from veo3_adapter.mp4 import iter_mp4
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, SleepRecorder, Wire
+    from _kit.clock import SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 CDN = "https://cdn.example.net"
 KEY_HEADER = "x-goog-api-key"

@@ -27,7 +27,8 @@ from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.emulator._body import iter_video
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 GATEWAY = "https://gateway.example.net"
 CDN = "https://cdn.example.net"

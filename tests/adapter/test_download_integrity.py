@@ -35,7 +35,8 @@ from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.mp4 import iter_mp4
 
 if TYPE_CHECKING:
-    from conftest import FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import Wire
 
 FIRST = b"".join(iter_mp4(200_000, seed="first"))
 SECOND = b"".join(iter_mp4(230_000, seed="second"))  # another file: another size and bytes

@@ -28,7 +28,8 @@ from veo3_adapter.download import (
 )
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 
 class CountingStream(httpx.SyncByteStream):

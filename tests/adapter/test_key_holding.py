@@ -30,7 +30,8 @@ from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
 from veo3_adapter.download import ClipDownloader
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 KEY_HEADER = "x-goog-api-key"
 LOGGERS = ["", "httpx", "httpcore", "google_genai", "veo3_adapter", "respx"]

@@ -28,7 +28,8 @@ from veo3_adapter import (
 from veo3_adapter.audit import audit_paths
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, Wire
+    from _kit.clock import FakeClock
+    from _kit.wire import AdapterFactory, Wire
 
 LOGGERS = ["", "httpx", "httpcore", "google_genai", "google", "veo3_adapter", "respx"]
 OPS = {"ok": "okokokokokok", "dl403": "dl403dl403dl", "gone": "gonegonegone"}

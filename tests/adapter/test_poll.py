@@ -19,7 +19,8 @@ from veo3_adapter import (
 )
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, SleepRecorder, Wire
+    from _kit.clock import SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 RAI_REASON = (
     "We encountered an issue with the audio for your prompt, which means we could not create "

@@ -14,7 +14,8 @@ from veo3_adapter import JobStatus, Veo3Job
 from veo3_adapter.retry import NOTE_ATTR, Note
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, SleepRecorder, Wire
+    from _kit.clock import SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 
 def notes(caplog: pytest.LogCaptureFixture) -> list[tuple[str, Note]]:

@@ -25,7 +25,8 @@ from veo3_adapter import (
 from veo3_adapter.retry import retry_delay_from_error_body
 
 if TYPE_CHECKING:
-    from conftest import AdapterFactory, FakeClock, SleepRecorder, Wire
+    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.wire import AdapterFactory, Wire
 
 
 def body_of(route: respx.Route, index: int = 0) -> dict[str, Any]:

@@ -11,14 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_testkit import Veo3, make_key
+from _kit.cli import Veo3
+from _kit.keys import make_api_key
 
 from veo3_adapter.emulator import Emulator
 
 
 @pytest.fixture
 def key() -> str:
-    return make_key()
+    return make_api_key()
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import codecs
 import gzip
 from pathlib import Path
 
-from cli_testkit import Veo3, make_key
+from _kit.cli import Veo3
+from _kit.keys import make_api_key
 
 CLEAN = """\
 interactions:
@@ -34,7 +35,7 @@ def test_clean_files_pass(veo3: Veo3, tmp_path: Path) -> None:
 def test_each_secret_is_named_by_file_and_line_and_never_printed(
     veo3: Veo3, tmp_path: Path
 ) -> None:
-    planted = make_key()  # made here, at run time: no key-shaped literal lives in any file
+    planted = make_api_key()  # made here, at run time: no key-shaped literal lives in any file
     cassettes = tmp_path / "cassettes"
     cassettes.mkdir()
     (cassettes / "clean.yaml").write_text(CLEAN)
@@ -64,7 +65,7 @@ def test_each_secret_is_named_by_file_and_line_and_never_printed(
 
 
 def test_encoded_keys_are_named_by_file_and_line_or_byte_offset(veo3: Veo3, tmp_path: Path) -> None:
-    planted = make_key()
+    planted = make_api_key()
     cassettes = tmp_path / "cassettes"
     (cassettes / "bodies").mkdir(parents=True)
     escaped = "\\u0041" + planted[1:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_testkit import TABLE_HEADER, Veo3, parse_table
+from _kit.cli import TABLE_HEADER, Veo3, parse_table
 
 from veo3_adapter.mp4 import is_mp4_file
 from veo3_adapter.store import read_jobs_json

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_testkit import RUN_TIMEOUT, Veo3, base_env, make_key, veo3_command
+from _kit.cli import RUN_TIMEOUT, Veo3, base_env, veo3_command
+from _kit.keys import make_api_key
 
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy
 from veo3_adapter.cli._serve import _LogFormat, exposure_warning
@@ -105,7 +106,7 @@ def test_the_emulator_command_refuses_another_key(
     served: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     base_url, _ = served
-    with _adapter(make_key(), base_url) as adapter, pytest.raises(SubmitError) as caught:
+    with _adapter(make_api_key(), base_url) as adapter, pytest.raises(SubmitError) as caught:
         adapter.submit_job("intro", "a cat")
     assert caught.value.status_code == 400
 

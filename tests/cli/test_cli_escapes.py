@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from cli_testkit import Veo3, parse_table
+from _kit.cli import Veo3, parse_table
 
 from veo3_adapter.cli import ProgressView
 from veo3_adapter.cli._commands import status_table

@@ -9,7 +9,7 @@ import io
 import re
 
 import pytest
-from cli_testkit import Veo3
+from _kit.cli import Veo3
 
 from veo3_adapter.cli import build_parser, main
 from veo3_adapter.emulator import SCENARIO_DESCRIPTIONS, SCENARIO_NAMES, SCENARIOS

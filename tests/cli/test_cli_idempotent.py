@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from cli_testkit import POLL, Veo3, parse_table, write_prompts
+from _kit.cli import POLL, Veo3, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator
 from veo3_adapter.models import JobStatus

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from cli_testkit import POLL, Veo3, parse_table
+from _kit.cli import POLL, Veo3, parse_table
 
 from veo3_adapter.cli import _commands, main
 from veo3_adapter.emulator import Emulator

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_testkit import POLL, Veo3, make_key, parse_table, write_prompts
+from _kit.cli import POLL, Veo3, parse_table, write_prompts
+from _kit.keys import make_api_key
 
 from veo3_adapter.cli import _commands, main
 from veo3_adapter.cli._common import is_loopback_host, is_loopback_url
@@ -72,7 +73,7 @@ def chosen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise _Stop
 
     monkeypatch.setattr(_commands, "Veo3Orchestrator", Spy)
-    monkeypatch.setenv("GEMINI_API_KEY", make_key())
+    monkeypatch.setenv("GEMINI_API_KEY", make_api_key())
     return seen
 
 

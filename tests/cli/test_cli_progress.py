@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cli_testkit import POLL, Veo3, parse_table, render_terminal, write_prompts
+from _kit.cli import POLL, Veo3, parse_table, render_terminal, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
 

@@ -7,7 +7,8 @@ import io
 import logging
 
 import pytest
-from cli_testkit import make_key, render_terminal
+from _kit.cli import render_terminal
+from _kit.keys import make_api_key
 
 from veo3_adapter.cli import ProgressView
 from veo3_adapter.cli._events import reporting
@@ -41,14 +42,14 @@ def test_the_mode_follows_the_stream() -> None:
 
 
 def test_failure_text_is_one_printable_line_without_the_key() -> None:
-    key = make_key()
+    key = make_api_key()
     stream = io.StringIO()
     view = ProgressView(stream, redact=[key])
     view.job_changed(_submitted("a"))
 
     view.job_changed(
         _submitted("a").failed(
-            ErrorCode.SUBMIT_FAILED, f"refused\nkey={key} \x1b[2Jand {make_key()}"
+            ErrorCode.SUBMIT_FAILED, f"refused\nkey={key} \x1b[2Jand {make_api_key()}"
         )
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_testkit import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
+from _kit.cli import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.models import DEFAULT_BASE_URL, DEFAULT_MODEL, Veo3Job

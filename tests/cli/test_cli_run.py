@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_testkit import POLL, TABLE_HEADER, Veo3, make_key, parse_table, write_prompts
+from _kit.cli import POLL, TABLE_HEADER, Veo3, parse_table, write_prompts
+from _kit.keys import make_api_key
 
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.models import DEFAULT_MODEL
@@ -198,7 +199,7 @@ def test_a_key_on_the_command_line_is_refused_without_echoing_it(
 def test_a_stray_key_shaped_argument_is_redacted_from_the_usage_error(
     veo3: Veo3, tmp_path: Path
 ) -> None:
-    planted = make_key()
+    planted = make_api_key()
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
 
     result = veo3("run", str(prompts), "--out", "out", planted, keyed=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_testkit import Veo3, files_in, parse_table
+from _kit.cli import Veo3, files_in, parse_table
 
 from veo3_adapter.models import ErrorCode, JobStatus, Veo3Job
 from veo3_adapter.store import write_jobs_json

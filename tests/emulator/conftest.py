@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from emulator_testkit import MODEL, AdapterFactory, Api, FakeClock, make_key, sdk_client
+from _kit.clock import FakeClock
+from _kit.emulator import MODEL, AdapterFactory, Api, sdk_client
+from _kit.keys import make_api_key
 from google import genai
 
 from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
@@ -19,12 +21,12 @@ from veo3_adapter.emulator import Emulator
 
 @pytest.fixture
 def key() -> str:
-    return make_key()
+    return make_api_key()
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_testkit import Api
+from _kit.emulator import Api
 
 from veo3_adapter.emulator import Emulator, Scenario, Side
 from veo3_adapter.emulator._body import crc32c_of

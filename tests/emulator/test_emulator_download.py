@@ -8,7 +8,8 @@ import tracemalloc
 
 import httpx
 import pytest
-from emulator_testkit import MODEL, Api, FakeClock
+from _kit.clock import FakeClock
+from _kit.emulator import MODEL, Api
 
 from veo3_adapter.emulator import Emulator, Scenario, Side
 from veo3_adapter.emulator._body import crc32c_of
@@ -257,7 +258,7 @@ def test_slow_download_sleeps_between_chunks_on_the_injected_sleep(
     with api.http.stream("GET", location, headers=api.auth) as response:
         chunks = [len(chunk) for chunk in response.iter_raw()]
     assert sum(chunks) == 256 * 1024
-    assert clock.sleeps == [0.5] * (len(chunks) - 1)
+    assert clock.sleep.delays == [0.5] * (len(chunks) - 1)
     assert len(chunks) > 5
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_testkit import MODEL, FakeClock
+from _kit.clock import FakeClock
+from _kit.emulator import MODEL
 
 from veo3_adapter import (
     ErrorCode,
@@ -146,7 +147,7 @@ def test_the_emulator_saw_what_each_scenario_scripts(
     ]
     assert media == [200, 200]
     # Every wait went through the injected sleep: the slow body's and the retries' backoff.
-    assert 0.5 in clock.sleeps
+    assert 0.5 in clock.sleep.delays
     assert emulator.key_leaks == []
 
 

@@ -6,7 +6,8 @@ import re
 
 import httpx
 import pytest
-from emulator_testkit import MODEL, make_key, sdk_client
+from _kit.emulator import MODEL, sdk_client
+from _kit.keys import make_api_key
 from google import genai
 from google.genai import errors, types
 
@@ -223,7 +224,7 @@ def test_refused_submit(
 
 
 def test_wrong_key_is_refused_like_google(emulator: Emulator, http: httpx.Client) -> None:
-    intruder = sdk_client(make_key(), emulator.api_base, http)
+    intruder = sdk_client(make_api_key(), emulator.api_base, http)
     with pytest.raises(errors.ClientError) as caught:
         submit(intruder)
     exc = caught.value
@@ -282,7 +283,7 @@ def test_every_endpoint_wants_the_key(
 def test_without_a_fixed_key_any_key_is_accepted() -> None:
     emulator = Emulator(None, seed=1)
     with httpx.Client(transport=emulator.transport()) as http:
-        op = submit(sdk_client(make_key(), emulator.api_base, http))
+        op = submit(sdk_client(make_api_key(), emulator.api_base, http))
         assert op.name in emulator.operations
         response = http.get(f"{emulator.api_base}/v1beta/{op.name}")
         assert response.status_code == 403

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_testkit import AdapterFactory, Api, FakeClock
+from _kit.clock import FakeClock
+from _kit.emulator import AdapterFactory, Api
 
 from veo3_adapter import DownloadError, JobStatus
 from veo3_adapter.emulator import DEFAULT_API_BASE, Emulator, Scenario, serve_forever
@@ -202,7 +203,7 @@ def test_slow_download_over_sockets_uses_the_injected_sleep(
     with emulator.serve(), httpx.Client() as http:
         sockets = Api(http, emulator, api.key)
         assert len(sockets.media(sockets.location()).content) == 256 * 1024
-    assert clock.sleeps and set(clock.sleeps) == {0.5}
+    assert clock.sleep.delays and set(clock.sleep.delays) == {0.5}
 
 
 def test_client_going_away_mid_body_prints_nothing(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_testkit import MODEL, AdapterFactory, Api
+from _kit.emulator import MODEL, AdapterFactory, Api
 
 from veo3_adapter import JobStatus
 from veo3_adapter.emulator import Emulator, Scenario

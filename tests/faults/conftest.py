@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from faults_kit import AdapterMaker, FaultyEmulator, ForkServer, ServedFactory
+from _kit.faults import AdapterMaker, FaultyEmulator, ForkServer, ServedFactory
 
 from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from faults_kit import (
+from _kit.faults import (
     AdapterMaker,
     FaultyEmulator,
     ServedFactory,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faults_kit import (
+from _kit.faults import (
     FaultyEmulator,
     RecordingTransport,
     expected_clip,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 import pytest
-from faults_kit import AdapterMaker, ServedFactory, expected_clip, partials
+from _kit.faults import AdapterMaker, ServedFactory, expected_clip, partials
 
 from veo3_adapter import (
     ErrorCode,
@@ -44,7 +44,7 @@ from veo3_adapter.emulator import Scenario
 from veo3_adapter.store import journal_path
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from _kit.clock import FakeClock
 
 PROMPTS = {"alpha": "a lighthouse at dusk", "faulty": "a paper boat", "omega": "a neon cat"}
 

@@ -14,7 +14,7 @@ import os
 import signal
 from pathlib import Path
 
-from faults_kit import AdapterMaker, ForkServer, ServedFactory, expected_clip, partials, wait_until
+from _kit.faults import AdapterMaker, ForkServer, ServedFactory, expected_clip, partials, wait_until
 
 from veo3_adapter import JobStatus, Veo3Orchestrator, read_jobs_json
 from veo3_adapter.emulator import Scenario

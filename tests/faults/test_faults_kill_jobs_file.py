@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults_kit import ForkServer, partials, wait_until
+from _kit.faults import ForkServer, partials, wait_until
 from fork_helper import job_list
 
 from veo3_adapter import (

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from faults_kit import AdapterMaker, FaultyEmulator, ServedFactory, expected_clip, partials, tree
+from _kit.faults import AdapterMaker, FaultyEmulator, ServedFactory, expected_clip, partials, tree
 
 from veo3_adapter import ErrorCode, JobStatus, Veo3Job, Veo3Orchestrator, read_jobs_json
 from veo3_adapter.emulator import Scenario, Side
 from veo3_adapter.emulator._wire import Reply
 
 if TYPE_CHECKING:
-    from conftest import FakeClock, SleepRecorder
+    from _kit.clock import FakeClock, SleepRecorder
 
 PROMPTS = {
     "alpha": "a lighthouse at dusk [alpha]",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults_kit import ForkServer, tree, wait_until
+from _kit.faults import ForkServer, tree, wait_until
 
 from veo3_adapter import (
     FakeVeo3Adapter,

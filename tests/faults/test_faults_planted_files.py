@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults_kit import AdapterMaker, ServedFactory, tree
+from _kit.faults import AdapterMaker, ServedFactory, tree
 
 from veo3_adapter import (
     ErrorCode,

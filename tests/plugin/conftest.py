@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from plugin_testkit import ENV_VARIABLES, make_canary
+from _kit.keys import make_api_key
+from _kit.plugin import ENV_VARIABLES
 
 # Each in-process pytester session imports hypothesis (its plugin's terminal summary does),
 # and pytester then drops every module the session imported: ~0.5 s per run. Imported here
@@ -28,4 +29,4 @@ def _clean_veo3_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def canary() -> str:
     """A key shaped like a real Google API key, made at run time for this test only."""
-    return make_canary()
+    return make_api_key()

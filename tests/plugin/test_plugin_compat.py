@@ -6,7 +6,7 @@ import json
 import textwrap
 
 import pytest
-from plugin_testkit import run_subprocess
+from _kit.plugin import run_subprocess
 
 _HEAVY = (
     "google.genai",

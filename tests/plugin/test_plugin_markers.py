@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from plugin_testkit import copy_builtin
+from _kit.plugin import copy_builtin
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES
 from veo3_adapter import FakeOutcomeKind

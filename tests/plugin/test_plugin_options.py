@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from plugin_testkit import run_subprocess
+from _kit.plugin import run_subprocess
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from plugin_testkit import (
+from _kit.plugin import (
     BODY_REF,
     PIPELINE_PROMPT,
     PIPELINE_TEST,

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from plugin_testkit import OPERATIONS, copy_builtin, run_subprocess
+from _kit.plugin import OPERATIONS, copy_builtin, run_subprocess
 
 from pytest_veo3.scenarios import builtin_cassette
 

@@ -4,23 +4,15 @@ must find nothing there, yet find each kind of secret planted in a copy."""
 from __future__ import annotations
 
 import logging
-import secrets
 import shutil
-import string
 from pathlib import Path
 
 import pytest
+from _kit.keys import make_api_key
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
 from veo3_adapter import cli
 from veo3_adapter.audit import audit_paths
-
-_URL_SAFE = string.ascii_letters + string.digits + "-_"
-
-
-def _canary() -> str:
-    """``AIza`` + 35 url-safe characters, made now: a real key's shape, in no file."""
-    return "AIza" + "".join(secrets.choice(_URL_SAFE) for _ in range(35))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +22,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[
     Returns the output directory, the canary and every formatted log line.
     """
     out = tmp_path_factory.mktemp("canary")
-    canary = _canary()
+    canary = make_api_key()
     lines: list[str] = []
 
     class Collect(logging.Handler):
@@ -94,7 +86,7 @@ def test_the_audit_finds_a_planted_key_header_and_key_parameter(
     out, _, _ = recorded
     copy = tmp_path / "cassettes"
     shutil.copytree(out / "cassettes", copy)
-    planted_key = _canary()
+    planted_key = make_api_key()
 
     success = copy / "success.yaml"
     text = success.read_text()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _kit.keys import make_token
 
 from veo3_adapter.audit import AuditLimits, Finding, audit_file, audit_paths
 
@@ -31,10 +32,6 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def whats(path: Path, limits: AuditLimits | None = None) -> list[str]:
     return [f.what for f in audit_paths([path], *([limits] if limits else []))]
-
-
-def oauth_token() -> str:
-    return "ya29." + secrets.token_urlsafe(40)
 
 
 def pem_header(kind: str = "") -> str:
@@ -135,7 +132,7 @@ def test_a_key_is_found_in_every_encoding(
 
 
 def test_tokens_and_private_keys_are_found(tmp_path: Path) -> None:
-    token = oauth_token()
+    token = make_token()
     text = (
         f"Bearer {token}\n"
         f'{{"private_key": "{pem_header()}\\nMIIEv\\n-----END PRIVATE KEY-----\\n"}}\n'

@@ -24,7 +24,7 @@ from veo3_adapter import (
 from veo3_adapter.store import check_writable, read_backend_info
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from _kit.clock import FakeClock
 
 PROMPTS = {"a": "a cat", "b": "a dog", "c": "a fox"}
 

@@ -35,7 +35,7 @@ from veo3_adapter._files import TEMP_SUFFIX
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from _kit.clock import FakeClock
 
 
 def make(port: object, out: Path, clock: FakeClock, *, timeout: float = 600.0) -> Veo3Orchestrator:

@@ -23,7 +23,7 @@ from veo3_adapter import (
 )
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from _kit.clock import FakeClock
 
 PROMPTS = {"a": "a cat", "b": "a dog", "c": "a fox"}
 

@@ -6,6 +6,7 @@ import base64
 import secrets
 
 import pytest
+from _kit.keys import make_api_key, make_token
 
 from veo3_adapter._secrets import (
     BASE64_CANDIDATE,
@@ -25,14 +26,6 @@ from veo3_adapter._secrets import (
 )
 
 
-def _google_key() -> str:
-    return "AIza" + secrets.token_urlsafe(27)[:35]
-
-
-def _oauth_token() -> str:
-    return "ya29." + secrets.token_urlsafe(40)
-
-
 def test_a_value_too_short_to_be_a_key_is_never_replaced_literally() -> None:
     text = "operations/uyadoktahxtg max-age=0 x"
     assert redact(text, ("x",)) == text
@@ -46,7 +39,7 @@ def test_a_given_secret_is_replaced_wherever_it_appears() -> None:
 
 
 def test_key_and_token_shapes_are_replaced_without_being_given() -> None:
-    key, token = _google_key(), _oauth_token()
+    key, token = make_api_key(), make_token()
     out = redact(f"a {key} b Bearer {token}")
     assert key not in out and token not in out
     assert out == f"a {MARKER} b Bearer {MARKER}"
@@ -82,7 +75,7 @@ def test_a_secret_object_never_shows_its_value() -> None:
 
 @pytest.mark.parametrize("marker_in", ["REDACTED", "[REDACTED]"])
 def test_redacting_twice_changes_nothing(marker_in: str) -> None:
-    key = _google_key()
+    key = make_api_key()
     once = redact(f"{marker_in} {key}", (key,))
     assert redact(once, (key,)) == once
 
@@ -95,7 +88,7 @@ def _escape_all(text: str) -> str:
 
 
 def test_encoded_variants_of_a_secret() -> None:
-    key = _google_key()
+    key = make_api_key()
     variants = list(encoded_variants(key))
     assert base64.b64encode(key.encode()).decode() in variants  # 39 bytes: whole groups
     assert "".join(f"%{b:02X}" for b in key.encode()) in variants
@@ -131,7 +124,7 @@ def test_a_given_secret_is_replaced_in_every_encoding(write: object) -> None:
 
 
 def test_escaped_key_and_token_shapes_are_replaced_without_being_given() -> None:
-    key, token = _google_key(), _oauth_token()
+    key, token = make_api_key(), make_token()
     text = f"a \\u0041{key[1:]} b %79%61{token[2:]} c {'%41' + key[1:]}"
     assert redact(text) == f"a {MARKER} b {MARKER} c {MARKER}"
     for what, pattern in ESCAPED_BYTE_SHAPES:
@@ -149,7 +142,7 @@ def test_pem_private_keys_are_shapes() -> None:
 
 
 def test_base64_candidates_are_confirmed_by_decoding() -> None:
-    key = _google_key()
+    key = make_api_key()
     for padding in (b"", b"x", b"xy"):
         encoded = base64.b64encode(padding + key.encode() + b"!").decode().encode()
         match = BASE64_CANDIDATE.search(encoded)
@@ -161,7 +154,7 @@ def test_base64_candidates_are_confirmed_by_decoding() -> None:
 
 
 def test_a_shape_inside_a_longer_run_does_not_stand_alone() -> None:
-    key = _google_key().encode()
+    key = make_api_key().encode()
     assert stands_alone(b"=" + key + b"&", 1, 40)
     assert stands_alone(b"%3D" + key, 3, 42)  # after an escape
     assert stands_alone(b"\\u003d" + key, 6, 45)

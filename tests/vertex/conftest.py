@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from vertex_testkit import LOCATION, PROJECT, FakeCredentials, VertexFactory, make_token
+from _kit.keys import make_token
+from _kit.vertex import LOCATION, PROJECT, FakeCredentials, VertexFactory
 
 from veo3_adapter import RetryPolicy, VertexVeo3Adapter
 

@@ -10,7 +10,8 @@ import google.auth.exceptions
 import httpx
 import pytest
 import respx
-from vertex_testkit import PROJECT, FakeCredentials, VertexFactory, make_key, op_name, submit_url
+from _kit.keys import make_api_key
+from _kit.vertex import PROJECT, FakeCredentials, VertexFactory, op_name, submit_url
 
 import veo3_adapter
 from veo3_adapter import (
@@ -101,7 +102,7 @@ def test_missing_default_credentials_stop_the_batch(
 def test_describe_and_repr_name_the_endpoint_never_a_credential(
     make_vertex: VertexFactory, creds: FakeCredentials
 ) -> None:
-    key = make_key()
+    key = make_api_key()
     express = make_vertex(api_key=key)
     regional = make_vertex(output_gcs_uri="gs://my-bucket/out/")
     assert express.describe() == {
@@ -156,5 +157,5 @@ def test_the_composition_root_builds_it(
     ) as adapter:
         assert adapter.describe()["location"] == "us-central1"
         assert adapter.describe()["output_gcs_uri"] == "gs://my-bucket/out/"
-    with vertex_adapter(api_key=make_key(), http_client=http_client) as express:
+    with vertex_adapter(api_key=make_api_key(), http_client=http_client) as express:
         assert express.describe()["mode"] == "express"

@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from vertex_testkit import PROJECT, FakeClock, FakeCredentials, make_key
+from _kit.clock import FakeClock
+from _kit.keys import make_api_key
+from _kit.vertex import PROJECT, FakeCredentials
 
 from veo3_adapter import (
     ErrorCode,
@@ -83,8 +85,8 @@ class Pipeline:
 
 @pytest.fixture(params=["in-process", "sockets"])
 def pipeline(request: pytest.FixtureRequest, token: str) -> Iterator[Pipeline]:
-    clock = FakeClock()
-    emulator = Emulator(make_key(), token=token, clock=clock, sleep=clock.sleep, seed=11)
+    clock = FakeClock(start=1000.0)
+    emulator = Emulator(make_api_key(), token=token, clock=clock, sleep=clock.sleep, seed=11)
     for name in SCENARIO_NAMES:
         emulator.rule(f"[{name}]", Scenario.named(name, running_polls=1))
     emulator.rule("[permission_denied]", Scenario(submit_status=403))
@@ -154,10 +156,10 @@ def test_inline_videos_through_the_orchestrator(
 
 
 def test_express_mode_through_the_orchestrator(tmp_path: Path) -> None:
-    key = make_key()
+    key = make_api_key()
     emulator = Emulator(key, seed=5)
     with httpx.Client(transport=emulator.transport(), follow_redirects=False) as http:
-        express = Pipeline(emulator, emulator.api_base, http, FakeClock())
+        express = Pipeline(emulator, emulator.api_base, http, FakeClock(start=1000.0))
         orchestrator = express.orchestrator(express.adapter(api_key=key), tmp_path)
         (job,) = orchestrator.run({"clip": "a cat"})
     assert job.status is JobStatus.DOWNLOADED, job.error_detail

@@ -11,7 +11,8 @@ from typing import Any
 import google_crc32c
 import httpx
 import pytest
-from vertex_testkit import PROJECT, make_key, make_token
+from _kit.keys import make_api_key, make_token
+from _kit.vertex import PROJECT
 
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.emulator._vertex import EXPRESS_PROJECT, RESPONSE_TYPE
@@ -68,7 +69,7 @@ class Vertex:
 
 @pytest.fixture
 def vertex(token: str) -> Iterator[Vertex]:
-    key = make_key()
+    key = make_api_key()
     emulator = Emulator(key, token=token, seed=3)
     with httpx.Client(transport=emulator.transport(), follow_redirects=False) as http:
         yield Vertex(emulator, http, token, key)

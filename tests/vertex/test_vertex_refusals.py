@@ -9,18 +9,18 @@ import google.auth.exceptions
 import httpx
 import pytest
 import respx
-from google.auth.transport import Request
-from vertex_testkit import (
+from _kit.keys import make_api_key
+from _kit.vertex import (
     EXPRESS,
     FakeCredentials,
     VertexFactory,
     error_body,
     error_info,
-    make_key,
     op_name,
     poll_url,
     submit_url,
 )
+from google.auth.transport import Request
 
 from veo3_adapter import (
     DEFAULT_MODEL,
@@ -117,7 +117,7 @@ def test_a_per_minute_quota_is_waited_out(
 def test_express_mode_names_a_refused_key_as_such(
     make_vertex: VertexFactory, router: respx.MockRouter
 ) -> None:
-    key = make_key()
+    key = make_api_key()
     body = error_body(400, "INVALID_ARGUMENT", "API key not valid.", error_info("API_KEY_INVALID"))
     router.post(
         f"{EXPRESS}/v1beta1/publishers/google/models/{DEFAULT_MODEL}:predictLongRunning"
@@ -140,7 +140,7 @@ class RefusingCredentials(FakeCredentials):
 def test_credentials_that_cannot_refresh_stop_the_batch_before_sending(
     make_vertex: VertexFactory, router: respx.MockRouter
 ) -> None:
-    secret = "client-secret-" + make_key()
+    secret = "client-secret-" + make_api_key()
     creds = RefusingCredentials(google.auth.exceptions.RefreshError(f"invalid_grant {secret}"))
     adapter = make_vertex(credentials=creds)
     with pytest.raises(BatchStoppingError, match="credentials failed") as caught:

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from vertex_testkit import (
+from _kit.keys import make_api_key
+from _kit.vertex import (
     BUCKET,
     EXPRESS,
     GCS_URI,
@@ -24,7 +25,6 @@ from vertex_testkit import (
     done_filtered,
     done_inline,
     goog_hash,
-    make_key,
     model_path,
     op_name,
     poll_url,
@@ -126,7 +126,7 @@ def test_inline_bytes_that_are_not_an_mp4_are_refused(
 def test_express_mode_sends_the_key_in_its_header_only(
     make_vertex: VertexFactory, router: respx.MockRouter, clip: bytes, tmp_path: Path
 ) -> None:
-    key = make_key()
+    key = make_api_key()
     name = op_name(project="100000000001")
     submit = router.post(
         f"{EXPRESS}/v1beta1/publishers/google/models/{DEFAULT_MODEL}:predictLongRunning"
@@ -160,7 +160,7 @@ def test_express_mode_accepts_a_publisher_scoped_operation_name(
     route = router.post(
         f"{EXPRESS}/v1beta1/publishers/google/models/{DEFAULT_MODEL}:fetchPredictOperation"
     ).respond(200, json={"name": name})
-    job = make_vertex(api_key=make_key()).poll_job(submitted_job(name))
+    job = make_vertex(api_key=make_api_key()).poll_job(submitted_job(name))
     assert job.status is JobStatus.SUBMITTED and route.called
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import secrets
-import string
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +12,7 @@ import google.auth.credentials
 import google_crc32c
 from google.auth.transport import Request
 
+from _kit.keys import make_token
 from veo3_adapter import DEFAULT_MODEL, VertexVeo3Adapter
 
 PROJECT = "my-proj"
@@ -26,20 +25,9 @@ STORAGE = "https://storage.googleapis.com"
 OBJECT = "out/123/sample_0.mp4"
 GCS_URI = f"gs://{BUCKET}/{OBJECT}"
 OBJECT_URL = f"{STORAGE}/storage/v1/b/{BUCKET}/o/out%2F123%2Fsample_0.mp4"
-_KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 VertexFactory = Callable[..., VertexVeo3Adapter]
 """The ``make_vertex`` fixture: builds the adapter with settings overridden."""
-
-
-def make_token() -> str:
-    """An access token shaped like Google's, made at run time and never written down."""
-    return "ya29." + secrets.token_urlsafe(48)
-
-
-def make_key() -> str:
-    """A key shaped like a Google API key, made at run time and never written down."""
-    return "AIza" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(35))
 
 
 def utcnow() -> datetime.datetime:
@@ -140,18 +128,3 @@ def goog_hash(data: bytes) -> list[tuple[str, str]]:
     crc = base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
     md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
     return [("x-goog-hash", f"crc32c={crc}"), ("x-goog-hash", f"md5={md5}")]
-
-
-class FakeClock:
-    """A clock that moves only when slept on; records every sleep (emulator and orchestrator)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds

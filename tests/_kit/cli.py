@@ -7,9 +7,7 @@ import contextlib
 import fcntl
 import os
 import re
-import secrets
 import select
-import string
 import struct
 import subprocess
 import sys
@@ -19,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from _kit.keys import make_api_key
+
 __all__ = [
     "POLL",
     "RUN_TIMEOUT",
@@ -27,23 +27,17 @@ __all__ = [
     "Veo3",
     "base_env",
     "files_in",
-    "make_key",
+    "make_api_key",
     "parse_table",
     "render_terminal",
     "veo3_command",
     "write_prompts",
 ]
 
-KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 POLL = ("--poll-interval", "0.01", "--timeout", "5")
 RUN_TIMEOUT = 20.0  # a hung subprocess fails its test instead of the whole session
 TABLE_HEADER = ["VARIANT", "STATUS", "OPERATION", "ERROR", "CLIP"]
 _KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "VEO3_EMULATOR_KEY")
-
-
-def make_key() -> str:
-    """A Google-shaped API key made in this process; it exists nowhere on disk."""
-    return "AIza" + "".join(secrets.choice(KEY_ALPHABET) for _ in range(35))
 
 
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

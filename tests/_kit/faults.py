@@ -1,7 +1,7 @@
 """Tools for the fault-injection tests: an emulator that can hold or rewrite its answers, a
 transport that records what was sent, tree snapshots and a forking helper process.
 
-Imported by conftest and by the test modules (like ``emulator_testkit`` in tests/emulator).
+Imported by conftest and by the test modules (like ``_kit.emulator``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from veo3_adapter.emulator import Emulator, OperationState, Side
 from veo3_adapter.emulator._body import iter_video
 from veo3_adapter.emulator._wire import Cut, Reply
 
-HELPER = Path(__file__).with_name("fork_helper.py")
+HELPER = Path(__file__).parents[1] / "faults" / "fork_helper.py"
 
 ServedFactory = Callable[..., "FaultyEmulator"]
 """The ``served`` fixture: start a ``FaultyEmulator`` on loopback sockets."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 import shutil
-import string
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +23,6 @@ ENV_VARIABLES = (
 API = "https://generativelanguage.googleapis.com"
 OPERATIONS = f"{API}/v1beta/models/veo-3.1-generate-001/operations"
 BODY_REF = "veo3-body-file:"
-_URL_SAFE = string.ascii_letters + string.digits + "-_"
-
-
-def make_canary() -> str:
-    """``AIza`` + 35 url-safe characters: a real key's shape, never written in a file."""
-    return "AIza" + "".join(secrets.choice(_URL_SAFE) for _ in range(35))
 
 
 def copy_builtin(name: str, dest_dir: Path, as_name: str | None = None) -> Path:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import string
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,29 +14,8 @@ from veo3_adapter.emulator import Emulator
 
 MODEL = "veo-3.1-generate-001"
 """A current model id, named here so that no test depends on the adapter's default."""
-_KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 AdapterFactory = Callable[..., GeminiVeo3Adapter]
-
-
-class FakeClock:
-    """A clock that moves only when slept on or advanced; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Api:
@@ -90,11 +66,6 @@ class Api:
     def media(self, url: str | httpx.URL, **headers: str) -> httpx.Response:
         """GET from the media server on the API origin, with the key (as the live flow wants)."""
         return self.http.get(url, headers={**self.auth, **headers})
-
-
-def make_key() -> str:
-    """A key shaped like a Google API key, made at run time and never written down."""
-    return "AIza" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(35))
 
 
 def sdk_client(key: str, base_url: str, http: httpx.Client) -> genai.Client:
