@@ -1,7 +1,8 @@
-"""What the Gemini adapter makes of the SDK's answers and failures.
+"""What the backends make of the SDK's answers and failures.
 
-Which model ids and operation names may go into a request path, how a read operation maps
-onto a job's state, and which failed calls may be sent again (and after how long).
+Which model ids and operation names may go into a Gemini request path, how a read operation
+maps onto a job's state, how an SDK error reads, and which failed calls may be sent again
+(and after how long).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .retry import Transient, retry_after_seconds, retry_delay_from_error_body
 __all__ = [
     "MODEL_ID_HELP",
     "OPERATION_NAME_RE",
+    "describe_api_error",
     "error_body",
     "is_model_id",
     "map_operation",
@@ -133,6 +135,16 @@ def _api_transient(exc: genai_errors.APIError) -> Transient | None:
     if retry_after is None:
         retry_after = retry_delay_from_error_body(body)
     return Transient(f"HTTP {exc.code}", retry_after)
+
+
+def describe_api_error(exc: genai_errors.APIError) -> str:
+    """``HTTP 403 PERMISSION_DENIED: <message>``: the SDK error, unscrubbed."""
+    text = f"HTTP {exc.code}"
+    if exc.status:
+        text += f" {exc.status}"
+    if exc.message:
+        text += f": {exc.message}"
+    return text
 
 
 def error_body(exc: genai_errors.APIError) -> dict[str, Any] | None:

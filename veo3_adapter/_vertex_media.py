@@ -8,54 +8,35 @@ written atomically. Inline bytes are checked (size, ``ftyp``) and written the sa
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from google.genai import types
 
-from . import clock as _clock
+from ._backend import DownloadSettings, Progress
 from ._files import atomic_write_bytes
 from ._http import Origin
 from ._secrets import Secret
 from ._vertex_wire import parse_gs_uri, storage_media_url
-from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES, ClipDownloader
+from .download import ClipDownloader
 from .errors import DownloadError, InvalidClipError, UnsafeURLError
 from .mp4 import looks_like_mp4
-from .retry import RetryPolicy
 
-__all__ = ["AUTHORIZATION_HEADER", "VertexMedia", "variant_progress"]
+__all__ = ["AUTHORIZATION_HEADER", "VertexMedia"]
 
 AUTHORIZATION_HEADER = "authorization"
-
-Progress = Callable[[int, int | None], None]
 
 
 class VertexMedia:
     """Writes videos of finished operations; ``storage_base`` is the JSON API's base URL."""
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        storage_base: str,
-        *,
-        retry: RetryPolicy,
-        sleep: Callable[[float], None] = _clock.sleep,
-        rand: Callable[[], float] = random.random,
-        max_redirects: int = 5,
-        max_clip_bytes: int = DEFAULT_MAX_CLIP_BYTES,
-        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
-    ) -> None:
+    def __init__(self, client: httpx.Client, storage_base: str, settings: DownloadSettings) -> None:
         self._client = client
         self._storage_base = storage_base
         self._origin = Origin.of(httpx.URL(storage_base))
-        self._retry = retry
-        self._sleep = sleep
-        self._rand = rand
-        self._max_redirects = max_redirects
-        self._max_bytes = max_clip_bytes
-        self._deadline = download_deadline
+        self._settings = settings
+        self._max_bytes = settings["max_clip_bytes"]
         self._downloader(Secret("Bearer unused"))  # refuses bad limits now, not at a download
 
     def write(
@@ -114,12 +95,7 @@ class VertexMedia:
             self._origin,
             credential_header=AUTHORIZATION_HEADER,
             files_gateway=False,
-            retry=self._retry,
-            sleep=self._sleep,
-            rand=self._rand,
-            max_redirects=self._max_redirects,
-            max_clip_bytes=self._max_bytes,
-            download_deadline=self._deadline,
+            **self._settings,
         )
 
     def _write_inline(self, data: bytes, dest: Path, name: str, progress: Progress | None) -> int:
@@ -138,16 +114,3 @@ class VertexMedia:
         if progress is not None:
             progress(len(data), len(data))
         return len(data)
-
-
-def variant_progress(
-    report: Callable[[str, int, int | None], None] | None, variant: str
-) -> Progress | None:
-    """``report(variant, bytes_so_far, total_or_None)`` as a download's progress callback."""
-    if report is None:
-        return None
-
-    def progress(written: int, total: int | None) -> None:
-        report(variant, written, total)
-
-    return progress

@@ -15,7 +15,6 @@ from urllib.parse import quote
 import httpx
 from google.auth import credentials as ga_credentials
 from google.auth import exceptions as ga_exceptions
-from google.genai import errors as genai_errors
 from google.genai import types
 
 from ._operations import poll_transient as _poll_transient
@@ -36,7 +35,6 @@ __all__ = [
     "checked_key",
     "check_output_gcs_uri",
     "default_base_url",
-    "describe_api_error",
     "first_video",
     "fresh_token",
     "load_default_credentials",
@@ -108,16 +106,6 @@ def check_http_base(name: str, value: str, scrub: Callable[[str], str]) -> str:
     if url.userinfo or url.query or url.fragment:
         raise ConfigurationError(f"{name} must not carry user info, a query string or a fragment")
     return value
-
-
-def describe_api_error(exc: genai_errors.APIError) -> str:
-    """``HTTP 403 PERMISSION_DENIED: <message>``: the SDK error, unscrubbed."""
-    text = f"HTTP {exc.code}"
-    if exc.status:
-        text += f" {exc.status}"
-    if exc.message:
-        text += f": {exc.message}"
-    return text
 
 
 def operation_name_problem(name: str, *, location: str | None) -> str:

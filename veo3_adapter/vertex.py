@@ -6,33 +6,31 @@ in ``x-goog-api-key``, never a project or location, which would build a wrong UR
 finished operation carries its video as a ``gs://`` object (when ``output_gcs_uri`` is
 set) or inline, base64 in the answer. The object is streamed from the Cloud Storage JSON
 API with the token sent to the storage origin only, inline bytes checked and written the
-same atomic way (``_vertex_media``).
+same atomic way (``_vertex_media``). The flows and error ladders shared with the Gemini
+backend are in ``_backend``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Unpack
 
-import httpx
 from google import genai
 from google.auth import credentials as ga_credentials
 from google.auth import exceptions as ga_exceptions
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from . import clock as _clock
-from ._http import new_client, tls_context
-from ._operations import error_body, map_operation, poll_mapped, submitted_job
+from ._backend import BackendSettings, Progress, SdkBackend
+from ._http import tls_context
+from ._operations import error_body
 from ._refusal import vertex_submit_refusal
 from ._secrets import Secret
 from ._vertex_auth import VertexAuth
-from ._vertex_media import VertexMedia, variant_progress
+from ._vertex_media import VertexMedia
 from ._vertex_wire import (
     AUTH_ERRORS,
     DEFAULT_LOCATION,
@@ -42,40 +40,41 @@ from ._vertex_wire import (
     check_http_base,
     check_output_gcs_uri,
     default_base_url,
-    describe_api_error,
     first_video,
     operation_name_problem,
     poll_transient,
     submit_transient,
 )
-from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES
 from .errors import (
     BatchStoppingError,
     ConfigurationError,
     DownloadError,
-    InvalidOperationNameError,
     PollError,
     SubmitError,
-    Veo3GenerationError,
 )
-from .models import DEFAULT_MODEL, GenerationOptions, JobStatus, Veo3Job
-from .retry import RetryPolicy, Transient, retrying
+from .models import DEFAULT_MODEL, JobStatus, Veo3Job
+from .retry import Transient
 
 __all__ = ["VertexVeo3Adapter"]
 
 logger = logging.getLogger("veo3_adapter.vertex")
 
-T = TypeVar("T")
 
-
-class VertexVeo3Adapter:
+class VertexVeo3Adapter(SdkBackend[types.Video]):
     """Veo on Vertex AI through one ``httpx.Client`` that we control (satisfies the port).
 
     ``project`` + ``credentials`` (default: Application Default Credentials, loaded on first
     use) or ``api_key`` (express mode). ``base_url`` overrides the Vertex endpoint (an
-    emulator, a private endpoint); ``storage_base_url`` the Cloud Storage JSON API.
-    ``on_download_progress(variant, bytes_so_far, total_or_None)`` watches each download.
+    emulator, a private endpoint); ``storage_base_url`` the Cloud Storage JSON API. The
+    other keywords (client, retries, timeouts, download limits, ``on_download_progress``)
+    are those of every backend: :class:`~veo3_adapter._backend.BackendSettings`.
     """
+
+    _service = "Vertex AI"
+    _model_kind = "a Vertex AI model id"
+    _credential = "credentials"
+    _own_errors = AUTH_ERRORS  # google-auth's TransportError among them
+    _log = logger
 
     def __init__(
         self,
@@ -88,16 +87,7 @@ class VertexVeo3Adapter:
         output_gcs_uri: str | None = None,
         base_url: str | None = None,
         storage_base_url: str | None = None,
-        http_client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = _clock.sleep,
-        options: GenerationOptions | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 60.0,
-        max_redirects: int = 5,
-        max_clip_bytes: int = DEFAULT_MAX_CLIP_BYTES,
-        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
-        rand: Callable[[], float] = random.random,
-        on_download_progress: Callable[[str, int, int | None], None] | None = None,
+        **settings: Unpack[BackendSettings],
     ) -> None:
         # First of all, so that no frame of ours holds the key in the clear from here on.
         self._auth = VertexAuth(api_key, credentials, project)
@@ -120,54 +110,17 @@ class VertexVeo3Adapter:
         self._storage_base = check_http_base(
             "storage_base_url", storage_base_url or DEFAULT_STORAGE_BASE_URL, self._auth.scrub
         )
-        if http_client is not None and http_client.follow_redirects:
-            raise ConfigurationError(
-                "http_client follows redirects, which would send credentials to whatever "
-                "host a redirect names; build it with follow_redirects=False"
-            )
-        if not MODEL_RE.fullmatch(model):
-            raise ConfigurationError(f"model {ascii(model)} is not a Vertex AI model id")
-        self.model = model
-        self.options = GenerationOptions(model=model).merged(options)
-        self._owns_client = http_client is None
-        self._http = http_client or new_client(timeout)
-        self._timeout = timeout
-        self._sleep = sleep
-        self._rand = rand
-        self._retry = retry or RetryPolicy()
-        self._on_download_progress = on_download_progress
-        self._media = VertexMedia(
-            self._http,
-            self._storage_base,
-            retry=self._retry,
-            sleep=sleep,
-            rand=rand,
-            max_redirects=max_redirects,
-            max_clip_bytes=max_clip_bytes,
-            download_deadline=download_deadline,
-        )
+        super().__init__(model, settings)
+        self._media = VertexMedia(self._http, self._storage_base, self._download)
         self._lock = threading.Lock()
-        self._sdk: genai.Client | None = None
+        self._genai: genai.Client | None = None
         if self._auth.loaded:
-            self._sdk = self._build_sdk()  # nothing to load: build it now, errors surface here
+            self._genai = self._build_sdk()  # nothing to load: build it now, errors surface here
 
     @property
     def project(self) -> str | None:
         """The Google Cloud project (``None`` in express mode, or until ADC names it)."""
         return self._auth.project
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._owns_client:
-            self._http.close()
-
-    def __enter__(self) -> VertexVeo3Adapter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (
@@ -188,111 +141,13 @@ class VertexVeo3Adapter:
             "output_gcs_uri": self.output_gcs_uri,
         }
 
-    # -- the port --------------------------------------------------------------------------
-
-    def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
-    ) -> Veo3Job:
-        """Start generating ``prompt``; the returned job carries ``operation.name``."""
-        opts = self.options.merged(options)
-        model = opts.model or self.model
-        what = f"submit of variant {variant!r}"
-        if not MODEL_RE.fullmatch(model):
-            # The id goes into the request path: "a/../b" would send it somewhere else.
-            raise SubmitError(
-                f"{what}: model {ascii(model)} is not a Vertex AI model id; nothing was sent"
-            )
-
-        def call() -> types.GenerateVideosOperation:
-            # Built inside the try below, so invalid options become a SubmitError.
-            config = types.GenerateVideosConfig(
-                number_of_videos=1,
-                aspect_ratio=opts.aspect_ratio,
-                resolution=opts.resolution,
-                duration_seconds=opts.duration_seconds,
-                negative_prompt=opts.negative_prompt,
-                person_generation=opts.person_generation,
-                enhance_prompt=opts.enhance_prompt,
-                output_gcs_uri=self.output_gcs_uri,
-            )
-            return self._client().models.generate_videos(
-                model=model, source=types.GenerateVideosSource(prompt=prompt), config=config
-            )
-
-        try:
-            operation = self._retrying(call, what, submit_transient)
-        except genai_errors.APIError as exc:
-            # from None: the SDK error's text is the raw answer, which may echo a credential.
-            raise vertex_submit_refusal(
-                what,
-                model,
-                exc.code,
-                self._auth.scrub(describe_api_error(exc)),
-                error_body(exc),
-                project=self.project,
-                express=self._auth.express,
-            ) from None
-        except httpx.TransportError as exc:
-            raise SubmitError(f"{what} did not reach Vertex AI ({type(exc).__name__})") from exc
-        except ga_exceptions.TransportError as exc:
-            raise SubmitError(f"{what}: {self._auth.problem(exc)}") from None
-        except AUTH_ERRORS as exc:
-            raise BatchStoppingError(f"{what} was not sent: {self._auth.problem(exc)}") from None
-        except (ValueError, TypeError) as exc:  # pydantic validation of the options
-            raise SubmitError(f"{what}: invalid request: {self._auth.scrub(str(exc))}") from exc
-        return submitted_job(
-            variant,
-            prompt,
-            dataclasses.replace(opts, model=model),
-            operation.name,
-            what,
-            "Vertex AI",
-            logger,
-        )
-
-    def poll_job(self, job: Veo3Job) -> Veo3Job:
-        """Read the operation once and map it onto the job's status."""
-        return poll_mapped(job, self._get_operation, self._map_operation, logger)
-
-    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        """Re-read the finished operation, then write its video to ``dest`` atomically."""
-        name = job.operation_name
-        try:
-            if not name:
-                raise DownloadError(
-                    f"variant {job.variant!r} has no operation name, so its clip cannot be "
-                    "fetched; submit it again"
-                )
-            operation = self._get_operation(name)
-            video = first_video(operation)
-            if video is None or not (video.uri or video.video_bytes):
-                raise DownloadError(
-                    f"operation {name} has no video to download "
-                    f"({'still running' if not operation.done else 'finished without one'})",
-                    operation_name=name,
-                )
-            size = self._media.write(
-                video,
-                dest,
-                operation_name=name,
-                bearer=None if self._auth.express else lambda: self._bearer(name),
-                progress=variant_progress(self._on_download_progress, job.variant),
-            )
-        except Veo3GenerationError as exc:
-            if not exc.operation_name:
-                exc.operation_name = name
-            logger.warning("download of variant %r failed: %s", job.variant, exc)
-            raise
-        logger.info("downloaded variant %r (%d bytes) to %s", job.variant, size, dest)
-        return dest
-
     # -- the SDK and credentials -----------------------------------------------------------
 
-    def _client(self) -> genai.Client:
+    def _sdk(self) -> genai.Client:
         with self._lock:
-            if self._sdk is None:
-                self._sdk = self._build_sdk()
-            return self._sdk
+            if self._genai is None:
+                self._genai = self._build_sdk()
+            return self._genai
 
     def _build_sdk(self) -> genai.Client:
         tls = tls_context()
@@ -334,45 +189,55 @@ class VertexVeo3Adapter:
                 operation_name=name,
             ) from None
 
-    # -- internals -------------------------------------------------------------------------
+    # -- what differs from the Gemini API --------------------------------------------------
 
-    def _get_operation(self, name: str) -> types.GenerateVideosOperation:
+    def _scrub(self, text: str) -> str:
+        return self._auth.scrub(text)
+
+    def _is_model(self, model: str) -> bool:
+        return MODEL_RE.fullmatch(model) is not None
+
+    def _output_gcs_uri(self) -> str | None:
+        return self.output_gcs_uri
+
+    def _operation_name_refusal(self, name: str) -> str:
         problem = operation_name_problem(name, location=self.location)
-        if problem:
-            raise InvalidOperationNameError(
-                self._auth.scrub(f"operation name {name!r} is refused: {problem}"),
-                operation_name=self._auth.scrub(name),
+        return f"is refused: {problem}" if problem else ""
+
+    def _submit_transient(self, exc: Exception) -> Transient | None:
+        return submit_transient(exc)
+
+    def _poll_transient(self, exc: Exception) -> Transient | None:
+        return poll_transient(exc)
+
+    def _refusal(self, what: str, model: str, exc: genai_errors.APIError) -> SubmitError:
+        return vertex_submit_refusal(
+            what,
+            model,
+            exc.code,
+            self._described(exc),
+            error_body(exc),
+            project=self.project,
+            express=self._auth.express,
+        )
+
+    def _submit_failure(self, exc: Exception, what: str, model: str) -> SubmitError:
+        if isinstance(exc, ga_exceptions.TransportError):
+            return SubmitError(f"{what}: {self._auth.problem(exc)}")
+        return BatchStoppingError(f"{what} was not sent: {self._auth.problem(exc)}")
+
+    def _poll_failure(self, exc: Exception, what: str, name: str) -> PollError:
+        if isinstance(exc, ga_exceptions.TransportError):
+            return PollError(
+                f"{what} did not reach {self._service} ({type(exc).__name__})",
+                operation_name=name,
             )
-
-        def call() -> types.GenerateVideosOperation:
-            # The SDK declares `name` on an ABC mixin that mypy does not see as a field.
-            ref = types.GenerateVideosOperation(name=name)  # type: ignore[call-arg]
-            return self._client().operations.get(operation=ref)
-
-        what = f"poll of operation {name}"
-        try:
-            return self._retrying(call, what, poll_transient)
-        except genai_errors.APIError as exc:
-            raise PollError(
-                f"{what} failed: {self._auth.scrub(describe_api_error(exc))}",
-                operation_name=name,
-                status_code=exc.code,
-            ) from None
-        except (httpx.TransportError, ga_exceptions.TransportError) as exc:
-            raise PollError(
-                f"{what} did not reach Vertex AI ({type(exc).__name__})", operation_name=name
-            ) from None
-        except AUTH_ERRORS as exc:  # not transient: the same credentials fail again
-            raise PollError(
-                f"{what} was not sent: {self._auth.problem(exc)}",
-                operation_name=name,
-                status_code=401,
-            ) from None
-        except ValueError as exc:  # a 200 whose body is not an operation (a proxy's page)
-            raise PollError(
-                f"{what}: the answer is not an operation ({type(exc).__name__})",
-                operation_name=name,
-            ) from exc
+        # Not transient: the same credentials fail again.
+        return PollError(
+            f"{what} was not sent: {self._auth.problem(exc)}",
+            operation_name=name,
+            status_code=401,
+        )
 
     def _map_operation(self, job: Veo3Job, op: types.GenerateVideosOperation) -> Veo3Job:
         video = first_video(op)
@@ -380,17 +245,17 @@ class VertexVeo3Adapter:
             return dataclasses.replace(  # a video sent inline has no URI to keep
                 job, status=JobStatus.GENERATED, video_uri="", error_message="", error_detail=""
             )
-        return map_operation(job, op, self._auth.scrub)
+        return super()._map_operation(job, op)
 
-    def _retrying(
-        self, call: Callable[[], T], what: str, classify: Callable[[Exception], Transient | None]
-    ) -> T:
-        return retrying(
-            call,
-            what=what,
-            classify=classify,
-            policy=self._retry,
-            logger=logger,
-            sleep=self._sleep,
-            rand=self._rand,
+    def _video(self, operation: types.GenerateVideosOperation) -> types.Video | None:
+        video = first_video(operation)
+        return video if video is not None and (video.uri or video.video_bytes) else None
+
+    def _write(self, video: types.Video, dest: Path, name: str, progress: Progress | None) -> int:
+        return self._media.write(
+            video,
+            dest,
+            operation_name=name,
+            bearer=None if self._auth.express else lambda: self._bearer(name),
+            progress=progress,
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from ._auth import authenticate
+from ._lifecycle import Headers, poll_reply, submit_request
 from ._models import CURRENT_MODELS, model_not_found
 from ._scenario import Scenario
 from ._state import OperationState, State
@@ -91,14 +90,7 @@ class ApiAnswers:
     def __init__(self, state: State) -> None:
         self._state = state
 
-    def answer(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Sequence[tuple[str, str]],
-        body: bytes,
-    ) -> Reply:
+    def answer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Reply:
         refused = authenticate(self._state, headers)
         if refused is not None:
             return refused
@@ -108,28 +100,24 @@ class ApiAnswers:
         if method in ("GET", "HEAD") and (match := _FILE_RE.fullmatch(path)):
             return self._redirect(match.group(1), query, headers)
         if method == "GET" and (match := _OPERATION_RE.fullmatch(path)):
-            return self._poll(match.group(1))
+            return poll_reply(
+                self._state,
+                match.group(1),
+                not_found=google_error(404),
+                failure=_failure,
+                response=self._response,
+            )
         return google_error(404, f"Method not found: {method} {path}")
 
     def _submit(self, model: str, body: bytes) -> Reply:
         if model not in CURRENT_MODELS:
             return model_not_found(model)
-        try:
-            payload = json.loads(body or b"null")
-        except ValueError:
-            return google_error(400, "Invalid JSON payload received. Unexpected token.")
-        if not isinstance(payload, dict):
-            return google_error(400, "Invalid JSON payload received. Expected an object.")
-        instances = payload.get("instances")
-        instance = instances[0] if isinstance(instances, list) and instances else None
-        prompt = instance.get("prompt") if isinstance(instance, dict) else None
-        if not isinstance(prompt, str) or not prompt.strip():
-            return google_error(400, "instances[0].prompt is required and must not be empty.")
-        parameters = payload.get("parameters", {})
-        if not isinstance(parameters, dict):
-            return google_error(
-                400, "Invalid JSON payload received. 'parameters' is not an object."
-            )
+        request = submit_request(
+            body, undecodable="Invalid JSON payload received. Unexpected token."
+        )
+        if isinstance(request, Reply):
+            return request
+        prompt, parameters = request
         scenario = self._state.choose(prompt)
         if scenario.submit_status is not None:
             return _failure(scenario.submit_status, scenario, model)
@@ -137,29 +125,8 @@ class ApiAnswers:
         logger.info("emulator: started %s", state.name)
         return json_reply(200, {"name": state.name})
 
-    def _poll(self, name: str) -> Reply:
-        with self._state.lock:
-            state = self._state.operations.get(name)
-            if state is None:
-                return google_error(404)
-            state.polls += 1
-            scenario = state.scenario
-            if state.poll_failures_served < len(scenario.poll_failures):
-                status = scenario.poll_failures[state.poll_failures_served]
-                state.poll_failures_served += 1
-                return _failure(status, scenario, state.model)
-            if state.running_answered < scenario.running_polls:
-                state.running_answered += 1
-                return json_reply(200, {"name": name})
-            if state.done_at is None:
-                state.done_at = self._state.clock()
-            return json_reply(200, self._done_payload(state))
-
-    def _done_payload(self, state: OperationState) -> dict[str, Any]:
+    def _response(self, state: OperationState) -> dict[str, Any]:
         scenario = state.scenario
-        if scenario.operation_error is not None:
-            error = {"code": 3, "message": scenario.operation_error, "status": "INVALID_ARGUMENT"}
-            return {"name": state.name, "done": True, "error": error}
         if scenario.rai_reasons is not None:
             result: dict[str, Any] = {
                 "raiMediaFilteredCount": max(len(scenario.rai_reasons), 1),
@@ -168,13 +135,9 @@ class ApiAnswers:
         else:
             uri = f"{self._state.bases.api}/v1beta/files/{state.file_id}:download?alt=media"
             result = {"generatedSamples": [{"video": {"uri": uri}}]}
-        return {
-            "name": state.name,
-            "done": True,
-            "response": {"@type": _RESPONSE_TYPE, "generateVideoResponse": result},
-        }
+        return {"@type": _RESPONSE_TYPE, "generateVideoResponse": result}
 
-    def _redirect(self, file_id: str, query: str, headers: Sequence[tuple[str, str]]) -> Reply:
+    def _redirect(self, file_id: str, query: str, headers: Headers) -> Reply:
         """The first download hop: a 302 to the media server, request headers echoed."""
         with self._state.lock:
             state = self._state.files.get(file_id)

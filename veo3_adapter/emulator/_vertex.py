@@ -28,12 +28,12 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from ._auth import authenticate
 from ._body import iter_video
+from ._lifecycle import Headers, poll_reply, submit_request
 from ._media import MediaAnswers
 from ._models import CURRENT_MODELS
 from ._scenario import Scenario
@@ -90,14 +90,7 @@ class VertexAnswers:
         """The server that answers ``path``: Cloud Storage counts as the media server."""
         return Side.DOWNLOAD if path.startswith(STORAGE_PREFIX) else Side.API
 
-    def answer(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Sequence[tuple[str, str]],
-        body: bytes,
-    ) -> Reply:
+    def answer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Reply:
         if path.startswith(STORAGE_PREFIX):
             return self._storage(method, path, query, headers)
         route = _ROUTE_RE.fullmatch(unquote(path))
@@ -119,7 +112,7 @@ class VertexAnswers:
 
     # -- credentials -----------------------------------------------------------------------
 
-    def _authenticate(self, headers: Sequence[tuple[str, str]], *, express: bool) -> Reply | None:
+    def _authenticate(self, headers: Headers, *, express: bool) -> Reply | None:
         if express or any(name.lower() == API_KEY_HEADER for name, _ in headers):
             return authenticate(self._state, headers)
         token = _bearer(headers)
@@ -133,7 +126,7 @@ class VertexAnswers:
             self._seen_tokens.add(token)
         return None
 
-    def find_token(self, target: str, headers: Sequence[tuple[str, str]]) -> str | None:
+    def find_token(self, target: str, headers: Headers) -> str | None:
         """Where a request to the second origin carries a bearer token, or ``None``."""
         with self._state.lock:
             tokens = set(self._seen_tokens) | ({self._token} if self._token else set())
@@ -156,19 +149,12 @@ class VertexAnswers:
                 "model version. For more information, see: "
                 "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions",
             )
-        payload = _json_object(body)
-        if payload is None:
-            return google_error(400, "Invalid JSON payload received. Expected an object.")
-        instances = payload.get("instances")
-        instance = instances[0] if isinstance(instances, list) and instances else None
-        prompt = instance.get("prompt") if isinstance(instance, dict) else None
-        if not isinstance(prompt, str) or not prompt.strip():
-            return google_error(400, "instances[0].prompt is required and must not be empty.")
-        parameters = payload.get("parameters", {})
-        if not isinstance(parameters, dict):
-            return google_error(
-                400, "Invalid JSON payload received. 'parameters' is not an object."
-            )
+        request = submit_request(
+            body, undecodable="Invalid JSON payload received. Expected an object."
+        )
+        if isinstance(request, Reply):
+            return request
+        prompt, parameters = request
         storage = parameters.get("storageUri")
         target = _GS_RE.fullmatch(storage) if isinstance(storage, str) else None
         if storage is not None and target is None:
@@ -194,28 +180,18 @@ class VertexAnswers:
         name = payload.get("operationName") if payload is not None else None
         if not isinstance(name, str) or not name.startswith(f"{resource}/operations/"):
             return google_error(400, "operationName must name an operation of this model.")
-        with self._state.lock:
-            state = self._state.operations.get(name)
-            if state is None:
-                return google_error(404, f"Operation {name} not found.")
-            state.polls += 1
-            scenario = state.scenario
-            if state.poll_failures_served < len(scenario.poll_failures):
-                status = scenario.poll_failures[state.poll_failures_served]
-                state.poll_failures_served += 1
-                return self._failure(status, scenario, resource, state.model)
-            if state.running_answered < scenario.running_polls:
-                state.running_answered += 1
-                return json_reply(200, {"name": name})
-            if state.done_at is None:
-                state.done_at = self._state.clock()
-            return json_reply(200, self._done_payload(state))
+        return poll_reply(
+            self._state,
+            name,
+            not_found=google_error(404, f"Operation {name} not found."),
+            failure=lambda status, scenario, model: self._failure(
+                status, scenario, resource, model
+            ),
+            response=self._response,
+        )
 
-    def _done_payload(self, state: OperationState) -> dict[str, Any]:
+    def _response(self, state: OperationState) -> dict[str, Any]:
         scenario = state.scenario
-        if scenario.operation_error is not None:
-            error = {"code": 3, "message": scenario.operation_error, "status": "INVALID_ARGUMENT"}
-            return {"name": state.name, "done": True, "error": error}
         response: dict[str, Any] = {"@type": RESPONSE_TYPE}
         if scenario.rai_reasons is not None:
             response["raiMediaFilteredCount"] = max(len(scenario.rai_reasons), 1)
@@ -228,7 +204,7 @@ class VertexAnswers:
             encoded = base64.b64encode(data).decode("ascii")
             response["raiMediaFilteredCount"] = 0
             response["videos"] = [{"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}]
-        return {"name": state.name, "done": True, "response": response}
+        return response
 
     def _failure(self, status: int, scenario: Scenario, resource: str, model: str) -> Reply:
         """A scripted refusal of a request about ``resource`` (the model's path), as Vertex
@@ -269,9 +245,7 @@ class VertexAnswers:
 
     # -- Cloud Storage ---------------------------------------------------------------------
 
-    def _storage(
-        self, method: str, path: str, query: str, headers: Sequence[tuple[str, str]]
-    ) -> Reply:
+    def _storage(self, method: str, path: str, query: str, headers: Headers) -> Reply:
         if any(name.lower() == API_KEY_HEADER for name, _ in headers):
             with self._state.lock:
                 self._state.key_leaks.append(
@@ -356,7 +330,7 @@ class VertexAnswers:
         }
 
 
-def _bearer(headers: Sequence[tuple[str, str]]) -> str:
+def _bearer(headers: Headers) -> str:
     values = [value for name, value in headers if name.lower() == "authorization"]
     scheme, _, token = (values[-1] if values else "").strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -379,9 +353,7 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _storage_error(
-    status: int, message: str, reason: str, extra: Sequence[tuple[str, str]] = ()
-) -> Reply:
+def _storage_error(status: int, message: str, reason: str, extra: Headers = ()) -> Reply:
     """An error of the Cloud Storage JSON API (``errors`` list, no ``status`` name)."""
     error = {
         "code": status,
