@@ -1,4 +1,5 @@
-"""pytest-veo3: test Veo 3 pipelines offline with ``fake_veo3`` and ``recorded_veo3``.
+"""pytest-veo3: test Veo 3 pipelines offline with ``fake_veo3``, ``recorded_veo3`` and
+``veo3_emulator``.
 
 Importing this package is cheap: the types below are loaded on first use, so the plugin adds
 next to nothing to a session that uses no veo3 fixture.
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
 
+    from ._emulator_fixture import EmulatorRequest, EmulatorRig
     from ._network import NetworkBlockedError
     from .cassette import CassetteMismatchError, RecordMode, VeoCassette
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CassetteMismatchError",
+    "EmulatorRequest",
+    "EmulatorRig",
     "FakeOutcome",
     "FakeVeo3",
     "NetworkBlockedError",
@@ -32,6 +36,8 @@ _LAZY = {
     "RecordedVeo3": ("veo3_adapter", "GeminiVeo3Adapter"),
     "FakeOutcome": ("veo3_adapter", "FakeOutcome"),
     "CassetteMismatchError": ("pytest_veo3.cassette", "CassetteMismatchError"),
+    "EmulatorRequest": ("pytest_veo3._emulator_fixture", "EmulatorRequest"),
+    "EmulatorRig": ("pytest_veo3._emulator_fixture", "EmulatorRig"),
     "NetworkBlockedError": ("pytest_veo3._network", "NetworkBlockedError"),
     "RecordMode": ("pytest_veo3.cassette", "RecordMode"),
     "VeoCassette": ("pytest_veo3.cassette", "VeoCassette"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _kit.clock import FakeClock
 
 import veo3_adapter
 from veo3_adapter import (
@@ -17,9 +20,11 @@ from veo3_adapter import (
     GeminiVeo3Adapter,
     GenerationOptions,
     JobStatus,
+    PollError,
     QuotaExhaustedError,
     SubmitError,
     Veo3Job,
+    Veo3Orchestrator,
     VideoGenerationPort,
 )
 from veo3_adapter.mp4 import sample_clip
@@ -164,3 +169,161 @@ def test_unknown_or_missing_operation(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as info:
         fake.download_clip(unknown, tmp_path / "a.mp4")
     assert info.value.status_code == 404
+
+
+# -- outcomes by name ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(FakeOutcomeKind))
+def test_every_outcome_has_a_name_that_makes_it(kind: FakeOutcomeKind) -> None:
+    made = FakeOutcome.named(kind.value, polls=2)
+    assert made == dataclasses.replace(getattr(FakeOutcome, kind.value)(), polls=made.polls)
+    assert made.outcome is kind
+    # Polls apply to what a poll can report done; a refused submit or a timeout never is.
+    never_done = kind in (
+        FakeOutcomeKind.SUBMIT_FAILED,
+        FakeOutcomeKind.QUOTA_EXHAUSTED,
+        FakeOutcomeKind.TIMEOUT,
+    )
+    assert made.polls == (0 if never_done else 2)
+
+
+def test_script_takes_an_outcome_name_as_the_marker_does() -> None:
+    fake = FakeVeo3Adapter()
+    fake.script("storm", "rai_filtered")
+    fake.script("calm", "success", polls=1)
+    storm = fake.poll_job(fake.submit_job("storm", "p"))
+    assert (storm.status, storm.error_message) == (JobStatus.FAILED, "rai_filtered")
+    assert storm.error_detail == FakeOutcome.rai_filtered().detail
+    calm = fake.submit_job("calm", "p")
+    assert fake.poll_job(calm).status is JobStatus.SUBMITTED
+    assert fake.poll_job(calm).status is JobStatus.GENERATED
+
+
+def test_an_unknown_outcome_name_is_refused_at_once_naming_the_valid_ones() -> None:
+    fake = FakeVeo3Adapter()
+    valid = ", ".join(kind.value for kind in FakeOutcomeKind)
+    with pytest.raises(ValueError) as caught:
+        fake.script("storm", "rai_filterd")
+    assert str(caught.value) == f"unknown outcome 'rai_filterd'; valid: {valid}"
+    assert "poll_failed, operation_not_found, expired, timeout" in valid
+    # Nothing was scripted: the variant still gets the default.
+    assert fake.poll_job(fake.submit_job("storm", "p")).status is JobStatus.GENERATED
+    with pytest.raises(ValueError, match="unknown outcome 'sunny'"):
+        FakeVeo3Adapter({"a": "sunny"})
+    with pytest.raises(ValueError, match="unknown outcome 'sunny'"):
+        FakeVeo3Adapter(default="sunny")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda f: f.script("a", 3), TypeError, "an outcome is a FakeOutcome or one of the names"),
+        (lambda f: f.script("a", FakeOutcome.success(), polls=2), TypeError, "polls= goes with"),
+        (lambda f: f.script("a", "success", polls=-1), ValueError, "polls must be a whole number"),
+        (lambda f: f.script("a", "success", polls=True), ValueError, "polls must be"),
+    ],
+)
+def test_a_wrong_script_is_refused_at_once(
+    call: Callable[[FakeVeo3Adapter], None], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(FakeVeo3Adapter())
+
+
+def test_names_in_the_constructor_make_the_same_outcomes() -> None:
+    fake = FakeVeo3Adapter({"a": "timeout"}, default="expired")
+    assert fake.default == FakeOutcome.expired()
+    assert fake.poll_job(fake.submit_job("a", "p")).status is JobStatus.SUBMITTED
+
+
+# -- the new outcomes ------------------------------------------------------------------------
+
+
+def test_poll_failed_raises_a_poll_error_that_is_not_transient(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter(default=FakeOutcome.poll_failed(polls=1))
+    job = fake.submit_job("a", "p")
+    assert fake.poll_job(job).status is JobStatus.SUBMITTED
+    with pytest.raises(PollError) as caught:
+        fake.poll_job(job)
+    assert (caught.value.status_code, caught.value.transient) == (403, False)
+    assert caught.value.operation_name == job.operation_name
+    assert str(caught.value) == (
+        f"poll of operation {job.operation_name} failed: HTTP 403 PERMISSION_DENIED: "
+        "The caller does not have permission"
+    )
+    # A download reads the operation first, so it fails the same way.
+    with pytest.raises(PollError):
+        fake.download_clip(job, tmp_path / "a.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("status", [404, 429, 500, 503, 200, None])
+def test_poll_failed_takes_only_a_status_a_poll_would_meet_again(status: int | None) -> None:
+    with pytest.raises(ValueError, match="poll_failed takes an HTTP error status"):
+        FakeOutcome(outcome=FakeOutcomeKind.POLL_FAILED, status_code=status)
+
+
+def test_operation_not_found_fails_the_job_as_the_adapter_maps_a_404() -> None:
+    fake = FakeVeo3Adapter(default=FakeOutcome.operation_not_found(polls=1))
+    job = fake.submit_job("a", "p")
+    assert fake.poll_job(job).status is JobStatus.SUBMITTED
+    failed = fake.poll_job(job)
+    assert (failed.status, failed.error_message) == (JobStatus.FAILED, "operation_not_found")
+    assert failed.error_detail == (
+        f"poll of operation {job.operation_name} failed: HTTP 404 NOT_FOUND: "
+        "Requested entity was not found."
+    )
+
+
+def test_expired_is_generated_then_the_download_answers_404(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter(default=FakeOutcome.expired(polls=2))
+    job = fake.submit_job("a", "p")
+    assert [fake.poll_job(job).status for _ in range(2)] == [JobStatus.SUBMITTED] * 2
+    done = fake.poll_job(job)
+    assert done.status is JobStatus.GENERATED
+    with pytest.raises(DownloadError) as caught:
+        fake.download_clip(done, tmp_path / "a.mp4")
+    assert caught.value.status_code == 404
+    file_id = job.operation_name.rsplit("/", 1)[-1]
+    assert str(caught.value) == (
+        f"download of operation {job.operation_name} failed: HTTP 404 from "
+        f"fake://files/{file_id}:download: Requested entity was not found."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_timeout_is_never_done_and_has_no_video(tmp_path: Path) -> None:
+    fake = FakeVeo3Adapter(default=FakeOutcome.timeout())
+    job = fake.submit_job("a", "p")
+    assert all(fake.poll_job(job) == job for _ in range(100))
+    with pytest.raises(DownloadError, match=r"no video to download \(still running\)"):
+        fake.download_clip(job, tmp_path / "a.mp4")
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code", "stopped_by"),
+    [
+        ("success", JobStatus.DOWNLOADED, "", ""),
+        ("generation_failed", JobStatus.FAILED, "generation_failed", ""),
+        ("rai_filtered", JobStatus.FAILED, "rai_filtered", ""),
+        ("download_failed", JobStatus.FAILED, "download_failed", ""),
+        ("expired", JobStatus.FAILED, "download_failed", ""),
+        ("submit_failed", JobStatus.FAILED, "submit_failed", ""),
+        ("quota_exhausted", JobStatus.FAILED, "quota_exhausted", "a"),
+        ("poll_failed", JobStatus.FAILED, "poll_failed", ""),
+        ("operation_not_found", JobStatus.FAILED, "operation_not_found", ""),
+        ("timeout", JobStatus.FAILED, "timeout", ""),
+    ],
+)
+def test_every_outcome_name_ends_as_its_job_state_through_the_orchestrator(
+    name: str, status: JobStatus, code: str, stopped_by: str, tmp_path: Path
+) -> None:
+    """The fake's side of the contract (tests/contract compares it with the real adapters)."""
+    clock = FakeClock()
+    fake = FakeVeo3Adapter()
+    fake.script("a", name, polls=1)
+    orchestrator = Veo3Orchestrator(fake, tmp_path, timeout=60, sleep=clock.sleep, clock=clock)
+    (job,) = orchestrator.run({"a": "p"})
+    assert (job.status, job.error_message, job.batch_stopped_by) == (status, code, stopped_by)
+    assert bool(job.error_detail) is (status is JobStatus.FAILED)
