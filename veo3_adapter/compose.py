@@ -1,5 +1,6 @@
 """The one place that builds adapters: the CLI, the pytest plugin and the scenario recorder
-all come here, so timeouts, retries and clients are chosen once.
+all come here, so timeouts, retries and clients are chosen once. It also says which
+google-genai major is installed (:func:`sdk_major`), for what differs between 2.x and 3.x.
 
 A new backend adds one ``*_adapter`` function here and one ``Backend`` value; nothing else
 that builds adapters changes.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from ._sdk import sdk_major, sdk_version
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -22,7 +24,16 @@ if TYPE_CHECKING:
     from .gemini import GeminiVeo3Adapter
     from .vertex import VertexVeo3Adapter
 
-__all__ = ["LOCAL_PROFILE", "LIVE_PROFILE", "Profile", "gemini_adapter", "vertex_adapter"]
+__all__ = [
+    "LOCAL_PROFILE",
+    "LIVE_PROFILE",
+    "Profile",
+    "gemini_adapter",
+    "sdk_major",
+    "sdk_version",
+    "static_token_credentials",
+    "vertex_adapter",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,18 +92,21 @@ def vertex_adapter(
     profile: Profile = LIVE_PROFILE,
     sleep: Callable[[float], None] | None = None,
     on_download_progress: Callable[[str, int, int | None], None] | None = None,
+    model: str | None = None,
 ) -> VertexVeo3Adapter:
     """A :class:`~veo3_adapter.vertex.VertexVeo3Adapter` (imports google-genai on first use).
 
     ``project`` with ``credentials`` (Application Default Credentials when ``None``, loaded
     at the first request), or ``api_key`` alone for express mode. ``location`` ``None`` is
-    the adapter's default region.
+    the adapter's default region, ``model`` ``None`` the default model.
     """
     from . import clock
     from ._vertex_wire import DEFAULT_LOCATION
+    from .models import DEFAULT_MODEL
     from .vertex import VertexVeo3Adapter
 
     return VertexVeo3Adapter(
+        model=model or DEFAULT_MODEL,
         project=project,
         location=location or DEFAULT_LOCATION,
         credentials=credentials,
@@ -106,3 +120,11 @@ def vertex_adapter(
         timeout=profile.timeout,
         on_download_progress=on_download_progress,
     )
+
+
+def static_token_credentials(token: str) -> Credentials:
+    """Google credentials that always present ``token`` and never refresh (nothing to
+    load, no network): for a server on this machine, such as the emulator."""
+    from google.oauth2.credentials import Credentials as TokenCredentials
+
+    return TokenCredentials(token=token)  # type: ignore[no-untyped-call]

@@ -28,6 +28,7 @@ __all__ = [
     "base_env",
     "files_in",
     "make_api_key",
+    "no_adc_env",
     "parse_table",
     "render_terminal",
     "veo3_command",
@@ -38,14 +39,43 @@ POLL = ("--poll-interval", "0.01", "--timeout", "5")
 RUN_TIMEOUT = 20.0  # a hung subprocess fails its test instead of the whole session
 TABLE_HEADER = ["VARIANT", "STATUS", "OPERATION", "ERROR", "CLIP"]
 _KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "VEO3_EMULATOR_KEY")
+# What else google-genai and google-auth read: a project, region or backend from the
+# environment, and where Application Default Credentials come from.
+_GOOGLE_VARIABLES = (
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+# A key or token the command makes up for a server on loopback (``throwaway_key``).
+_MADE_UP = re.compile(r"local-[0-9a-f]{32}")
 
 
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any API key, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in _KEY_VARIABLES}
+    """This process's environment without any API key or Google Cloud setting, plus ``extra``."""
+    dropped = {*_KEY_VARIABLES, *_GOOGLE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env.update(extra or {})
     return env
+
+
+def no_adc_env(directory: Path) -> dict[str, str]:
+    """Environment for a machine without Application Default Credentials: no gcloud
+    configuration (an empty one in ``directory``) and no probe of a metadata server."""
+    config = directory / "gcloud-config"
+    config.mkdir(exist_ok=True)
+    return {"CLOUDSDK_CONFIG": str(config), "NO_GCE_CHECK": "True"}
+
+
+def _check_secrets(result: Result, key: str) -> Result:
+    """``result``, once neither ``key`` nor a made-up key or token is in its output."""
+    printed = result.out + result.err
+    assert key not in printed, f"the key was printed:\n{result}"
+    assert not _MADE_UP.search(printed), f"a made-up credential was printed:\n{result}"
+    return result
 
 
 def veo3_command(*args: str) -> list[str]:
@@ -74,7 +104,8 @@ class Result:
 
 class Veo3:
     """Runs ``python -m veo3_adapter.cli`` in ``cwd`` with an environment holding no key
-    unless asked; fails if the key shows up in anything the command printed."""
+    unless asked; fails if the key, or a key or token the command made up for loopback,
+    shows up in anything the command printed."""
 
     def __init__(self, cwd: Path, key: str) -> None:
         self.cwd = cwd
@@ -96,9 +127,9 @@ class Veo3:
             timeout=RUN_TIMEOUT,
             check=False,
         )
-        result = Result(tuple(args), done.returncode, done.stdout, done.stderr)
-        assert self.key not in result.out + result.err, f"the key was printed:\n{result}"
-        return result
+        return _check_secrets(
+            Result(tuple(args), done.returncode, done.stdout, done.stderr), self.key
+        )
 
     def with_terminal(self, *args: str, columns: int = 100) -> Result:
         """``veo3 ARGS`` with a pseudo-terminal as stderr (stdout stays a pipe)."""
@@ -142,9 +173,7 @@ class Veo3:
             with contextlib.suppress(Exception):
                 assert process.stdout is not None
                 process.stdout.close()
-        result = Result(tuple(args), code, out, drawn.decode())
-        assert self.key not in result.out + result.err, f"the key was printed:\n{result}"
-        return result
+        return _check_secrets(Result(tuple(args), code, out, drawn.decode()), self.key)
 
 
 def parse_table(text: str) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from _kit.cli import TABLE_HEADER, Veo3, parse_table
 
+from veo3_adapter.cli._demo import default_backend
 from veo3_adapter.mp4 import is_mp4_file
 from veo3_adapter.store import read_jobs_json
 
@@ -54,7 +55,8 @@ def test_demo_progress_goes_to_stderr_as_plain_lines_when_not_a_terminal(veo3: V
     assert result.code == 0, result
     assert "\x1b" not in result.err
     assert all(line.startswith("veo3: ") for line in result.err_lines), result
-    assert any(line.startswith("veo3: sunrise: submitted as models/") for line in result.err_lines)
+    names = "models/" if default_backend() == "gemini" else "projects/"  # as the SDK picks
+    assert any(line.startswith(f"veo3: sunrise: submitted as {names}") for line in result.err_lines)
     assert "veo3: sunrise: poll 1: still generating" in result.err
     assert "veo3: sunrise: downloaded 2.1 KB" in result.err
     assert "veo3: lighthouse: failed: download_failed: " in result.err

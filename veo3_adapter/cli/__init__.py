@@ -16,7 +16,8 @@ from typing import NoReturn
 from ..emulator import SCENARIO_NAMES
 from ..errors import OutputDirInUseError, UnsafeOutputError, Veo3Error
 from ..models import DEFAULT_BASE_URL
-from . import _commands
+from . import _commands, _demo
+from ._backends import BACKENDS, GEMINI, VERTEX_LOCATION
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_JOB_FAILED,
@@ -45,6 +46,10 @@ _KEY_FLAGS = frozenset({"--api-key", "--api_key", "--apikey", "--key", "--gemini
 _KEY_NOTE = (
     "The key comes from GEMINI_API_KEY or GOOGLE_API_KEY, never from the command line; "
     "a base URL on loopback (the emulator) needs none."
+)
+_VERTEX_NOTE = (
+    "With --backend vertex, --project uses Application Default Credentials (gcloud auth "
+    "application-default login); without --project the key selects Vertex AI express mode."
 )
 _QUIET_HELP = "no progress; print only the final table"
 _RUN_ABOUT = (
@@ -156,6 +161,33 @@ def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None
     parser.add_argument("--quiet", "-q", action="store_true", help=_QUIET_HELP)
 
 
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=GEMINI,
+        help="gemini: the Gemini API, with a key; vertex: Vertex AI, with --project and "
+        "Application Default Credentials, or express mode with a key",
+    )
+    parser.add_argument(
+        "--project",
+        metavar="PROJECT",
+        help="Google Cloud project of --backend vertex (default: none, which is express "
+        "mode, with the key from GEMINI_API_KEY or GOOGLE_API_KEY)",
+    )
+    parser.add_argument(
+        "--location",
+        metavar="REGION",
+        help=f"Vertex AI region of --project (default: {VERTEX_LOCATION})",
+    )
+    parser.add_argument(
+        "--output-gcs-uri",
+        metavar="gs://BUCKET/PREFIX/",
+        help="Cloud Storage prefix where Vertex AI writes the clips, downloaded from there; "
+        "better for long or many clips (default: none, the clips come back inline)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``veo3`` command line; each subcommand sets ``func`` to the command it runs."""
     parser = _Parser(
@@ -171,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=summary, description=description or summary, formatter_class=_HelpFormatter
         )
 
-    run = command("run", "generate clips for a prompts file", f"{_RUN_ABOUT} {_KEY_NOTE}")
+    run = command(
+        "run", "generate clips for a prompts file", f"{_RUN_ABOUT} {_KEY_NOTE} {_VERTEX_NOTE}"
+    )
     run.add_argument("prompts", help="TOML or JSON file: variant -> prompt or table")
     run.add_argument(
         "--out",
@@ -180,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pipeline_options(
         run,
-        base_url=f"API base URL: any compatible server, the emulator included "
+        base_url="API base URL: any compatible server, the emulator included; with --backend "
+        "vertex the Vertex AI endpoint, whose default is the one of --location "
         f"(default: {DEFAULT_BASE_URL}, the live API)",
     )
     run.add_argument(
@@ -188,9 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="generate every variant again, even those with a clip from an earlier run",
     )
+    _backend_options(run)
     run.set_defaults(func=_commands.cmd_run)
 
-    resume = command("resume", "continue a run from its jobs.json", _KEY_NOTE)
+    resume = command(
+        "resume",
+        "continue a run from its jobs.json",
+        "Continue a run on the backend its jobs.json records (the Gemini API, or Vertex AI "
+        f"with its project, location, model and bucket). {_KEY_NOTE} {_VERTEX_NOTE}",
+    )
     resume.add_argument("dir", metavar="DIR", help="the --out directory of an earlier run")
     _pipeline_options(
         resume,
@@ -212,7 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "the whole pipeline on the built-in emulator, no key")
     demo.add_argument("--out", default="veo3-demo", help="output directory")
     demo.add_argument("--quiet", "-q", action="store_true", help=_QUIET_HELP)
-    demo.set_defaults(func=_commands.cmd_demo)
+    demo.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="the emulator's Gemini API routes or its Vertex AI routes (regional, with a "
+        "bucket) (default: gemini with google-genai 2.x, vertex with 3.x; here: "
+        f"{_demo.default_backend()})",
+    )
+    demo.set_defaults(func=_demo.cmd_demo)
 
     emulator = command(
         "emulator",

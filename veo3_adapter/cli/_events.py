@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..models import GenerationOptions, Veo3Job
+from ..models import GenerationOptions, JobInputs, Veo3Job
 from ..port import VideoGenerationPort
 from ..retry import NOTE_ATTR, Note
 from ._progress import Progress, ProgressView
@@ -38,8 +38,14 @@ class _WatchedPort:
         return getattr(self._port, name)
 
     def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
+        self,
+        variant: str,
+        prompt: str,
+        options: GenerationOptions | None = None,
+        inputs: JobInputs | None = None,
     ) -> Veo3Job:
+        if inputs:
+            return self._port.submit_job(variant, prompt, options, inputs=inputs)
         return self._port.submit_job(variant, prompt, options)
 
     def poll_job(self, job: Veo3Job) -> Veo3Job:
