@@ -9,6 +9,7 @@ documented public attributes (``cassette``, ``reason``, ``similar_requests``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,18 @@ import httpx
 from ._scrub import Scrubber
 
 __all__ = [
+    "ANY_PROMPT_HEADER",
     "BODY_MATCHER",
     "MATCH_ON",
+    "PART_HEADER",
     "CassetteMismatchError",
     "MissLog",
     "ReplayTransport",
     "body",
     "missing_cassette",
     "no_network",
+    "unplayed",
+    "unplayed_failure",
 ]
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
@@ -32,6 +37,13 @@ MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 BODY_MATCHER = "veo3_body"
 """The name :func:`body` is registered under: your own cassettes also match the submit's
 body (prompt and options); a built-in scenario answers any prompt."""
+ANY_PROMPT_HEADER = "x-veo3-any-prompt"
+"""Set on a recorded request (never sent) that answers any prompt: a built-in scenario's, in a
+composed cassette. The body matcher then compares only the operation a request names."""
+PART_HEADER = "x-veo3-part"
+"""On a composed cassette's recorded submits, the cassette (``<position>:<name>``) they come
+from; on a replayed submit, the cassette whose turn it is. The body matcher wants both equal,
+so each submit is answered by the next cassette of the marker, in order."""
 
 
 def _parsed(raw: object) -> object:
@@ -68,12 +80,32 @@ def _short(value: object) -> str:
 
 def body(r1: Any, r2: Any) -> None:
     """vcrpy matcher: a submit (a POST) asks for what was recorded, the same prompt and
-    options (compared as JSON); other requests have no body to compare."""
+    options (compared as JSON); other requests have no body to compare. A recorded request
+    marked :data:`ANY_PROMPT_HEADER` matches any prompt and options, but still only a poll
+    of the operation it recorded (a POST that names one)."""
     if r1.method != "POST" or r2.method != "POST":
         return
+    turn, part = _header(r1, PART_HEADER), _header(r2, PART_HEADER)
+    if turn is not None and part is not None and turn != part:
+        raise AssertionError(f"this submit is for cassette {turn}, this one is from {part}")
     asked, recorded = _parsed(r1.body), _parsed(r2.body)
+    if _header(r2, ANY_PROMPT_HEADER) is not None:
+        asked, recorded = _operation(asked), _operation(recorded)
     if asked != recorded:
         raise AssertionError("; ".join(_differences(asked, recorded)))
+
+
+def _header(request: Any, name: str) -> str | None:
+    headers = getattr(request, "headers", None) or {}
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return str(value[0] if isinstance(value, list | tuple) and value else value)
+    return None
+
+
+def _operation(value: object) -> object:
+    """The operation a request body names (a Vertex poll), if any."""
+    return {"operationName": value.get("operationName")} if isinstance(value, dict) else None
 
 
 class CassetteMismatchError(AssertionError):
@@ -98,8 +130,13 @@ class MissLog(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
         self.misses: list[str] = []
+        self.prepare: Callable[[httpx.Request], None] | None = None
+        """Called with each request before it is passed on (a composed cassette marks whose
+        turn a submit is)."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.prepare is not None:
+            self.prepare(request)
         try:
             return self._inner.handle_request(request)
         except CassetteMismatchError as exc:
@@ -176,3 +213,33 @@ def no_network() -> httpx.BaseTransport:
         raise CassetteMismatchError(f"veo3: replay tried to send {request.method} to the network")
 
     return httpx.MockTransport(refuse)
+
+
+def unplayed(cassette: Any, owners: Sequence[str] = ()) -> list[str]:
+    """``METHOD URL`` (redacted: no query) of each recorded request never replayed, in
+    recorded order, with the cassette it comes from when ``owners`` names one per
+    interaction. Empty for a cassette being recorded: what it records is new, not owed."""
+    from veo3_adapter._http import redact_url
+
+    if not cassette.write_protected:
+        return []
+    counts = cassette.play_counts
+    return [
+        f"{request.method} {redact_url(str(request.uri))}"
+        + (f" (from {owners[index]})" if index < len(owners) else "")
+        for index, request in enumerate(cassette.requests)
+        if not counts.get(index, 0)
+    ]
+
+
+def unplayed_failure(path: Path, left: Sequence[str], recorded: int, limit: int = 10) -> str:
+    """Why a test that left recorded requests unplayed fails, and how to allow it."""
+    shown = "".join(f"\n  {line}" for line in left[:limit])
+    more = f"\n  ({len(left) - limit} more)" if len(left) > limit else ""
+    return (
+        f"veo3: {len(left)} of the {recorded} requests recorded in {path} were never made "
+        "(the code under test stopped early or asked for less):"
+        f"{shown}{more}\n"
+        "  to allow it: @pytest.mark.veo3_cassette(..., allow_unplayed=True) on the test, or "
+        "veo3_allow_unplayed = true in the ini file"
+    )

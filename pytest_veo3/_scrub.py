@@ -11,8 +11,11 @@ and the redaction of literal values and key-shaped strings all come from
   dropped from URLs;
 - every other header value, URL (query values decoded first) and body goes through
   ``redact`` / ``redact_bytes``, which also find the key base64-encoded, percent-encoded or
-  ``\\u``-escaped;
-- when the cassette is saved, the query of a URL off the API's origin (a signed download
+  ``\\u``-escaped, and bearer tokens;
+- Google Cloud project and bucket names become placeholders
+  (:class:`~veo3_adapter._placeholders.CloudNames`), so a Vertex AI recording tells nobody
+  whose project it was;
+- when the cassette is saved, the query of a URL off the API's origins (a signed download
   URL) is blanked;
 - vcrpy's own log records (it logs each raw response before any hook runs) are scrubbed the
   same way while a cassette is open (:func:`scrubbed_vcr_logs`).
@@ -32,6 +35,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import httpx
 
 from veo3_adapter._http import Origin
+from veo3_adapter._placeholders import CloudNames
 from veo3_adapter._secrets import (
     MARKER,
     SECRET_QUERY_PARAMS,
@@ -55,13 +59,16 @@ class Scrubber:
 
     ``secrets`` are the key values known up front (values too short to be a key are left to
     the by-name rules), held as :class:`~veo3_adapter._secrets.Secret` so no ``repr`` shows
-    them (``pytest -l``, debuggers); ``api_base`` is the origin the key belongs to: the query
-    of any other origin's URL is blanked when the cassette is saved. Plug it into vcrpy with
-    :meth:`vcr_options`.
+    them (``pytest -l``, debuggers); ``api_base`` is the origin the key belongs to, and
+    ``own_bases`` other origins of the same service (Cloud Storage beside Vertex AI): the
+    query of any other origin's URL is blanked when the cassette is saved. ``names`` knows
+    the real project and bucket names to replace. Plug it into vcrpy with :meth:`vcr_options`.
     """
 
     secrets: tuple[str | Secret, ...] = field(default=(), repr=False)
     api_base: str = ""
+    own_bases: tuple[str, ...] = ()
+    names: CloudNames = field(default_factory=CloudNames, repr=False)
 
     def __post_init__(self) -> None:
         held = tuple(s if isinstance(s, Secret) else Secret(s) for s in self.secrets if s)
@@ -78,10 +85,10 @@ class Scrubber:
         }
 
     def text(self, value: str) -> str:
-        return redact(value, self.secrets)
+        return self.names.text(redact(value, self.secrets))
 
     def data(self, value: bytes) -> bytes:
-        return redact_bytes(value, self.secrets)
+        return self.names.data(redact_bytes(value, self.secrets))
 
     def url(self, uri: str) -> str:
         """``uri`` without user info, credential query values or secrets."""
@@ -98,7 +105,9 @@ class Scrubber:
         netloc = parts.netloc.rsplit("@", 1)[-1]  # user info never belongs in a cassette
         path = parts.path
         decoded = unquote(path)
-        if self.text(decoded) != decoded:  # a secret written percent-encoded in the path
+        # A secret written percent-encoded in the path (names are never encoded there, and
+        # decoding would turn an object name's %2F into more path segments).
+        if redact(decoded, self.secrets) != decoded:
             path = quote(self.text(decoded), safe="/:@!$&'()*+,;=~")
         rebuilt = urlunsplit(
             (parts.scheme, netloc, path, urlencode(query, safe=":/"), parts.fragment)
@@ -152,11 +161,16 @@ class Scrubber:
         Only on the way to disk, so matching compares requests as they were sent; a replay
         follows the blanked ``Location`` and sends the blanked URL it was saved with.
         """
-        request.uri = redact_foreign_query(request.uri, self.api_base)
+        request.uri = self._foreign_query(request.uri)
         for name, values in response.get("headers", {}).items():
             if name.lower() == "location":
-                response["headers"][name] = [redact_foreign_query(v, self.api_base) for v in values]
+                response["headers"][name] = [self._foreign_query(v) for v in values]
         return request, response
+
+    def _foreign_query(self, uri: str) -> str:
+        if any(_same_origin(uri, base) for base in self.own_bases if base):
+            return uri
+        return redact_foreign_query(uri, self.api_base)
 
 
 def _keep_chunked_framing(headers: dict[str, list[str]]) -> None:

@@ -12,8 +12,12 @@ together what the private modules add:
 - **A useful miss** (:mod:`._replay`): ``CassetteMismatchError`` names the request, the
   cassette, the closest recorded request (and, for a submit, the prompt or option that
   differs) and how to re-record.
-- **Provenance** (here): cassette metadata says where and when it was recorded, and with
-  which SDK, stored through vcrpy's cassette metadata.
+- **Provenance** (here): cassette metadata says where and when it was recorded, with
+  which SDK, and from which backend (:mod:`._backends`: the Gemini API, or Vertex AI with
+  its location and the placeholders standing for the project and bucket), stored through
+  vcrpy's cassette metadata. :func:`cassette_backend` reads it from a file.
+- **No credential traffic**: requests to the hosts that mint or refresh tokens
+  (``TOKEN_HOSTS``) are never recorded; vcrpy lets them through untouched.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from typing import Any
 
 import httpx
 
-from veo3_adapter._secrets import MARKER, Secret
+from veo3_adapter._placeholders import CloudNames
+from veo3_adapter._secrets import MARKER, TOKEN_HOSTS, Secret
 
+from ._backends import VERTEX, CassetteBackend
 from ._bodies import (
     BODIES_DIRNAME,
     BODY_REF_PREFIX,
@@ -58,10 +64,14 @@ __all__ = [
     "REDACTED",
     "BodyFileTransport",
     "BodyStore",
+    "CassetteBackend",
     "CassetteMismatchError",
+    "CloudNames",
     "RecordMode",
     "Scrubber",
     "VeoCassette",
+    "cassette_backend",
+    "cassette_metadata",
     "open_cassette",
     "provenance",
     "redact_foreign_query",
@@ -93,9 +103,12 @@ class RecordMode(StrEnum):
 # -- provenance ------------------------------------------------------------------------------
 
 
-def provenance(source: str, base_url: str) -> dict[str, str]:
-    """Where, when and with what a cassette was recorded."""
+def provenance(
+    source: str, base_url: str, backend: CassetteBackend | None = None
+) -> dict[str, str]:
+    """Where, when, with what and from which backend a cassette was recorded."""
     return {
+        **(backend or CassetteBackend()).metadata(),
         "source": source,
         "base_url": base_url,
         "google_genai": _version("google-genai"),
@@ -113,16 +126,46 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def _cassette_provenance(cassette: Any, mode: RecordMode, fresh: dict[str, str]) -> dict[str, str]:
+def cassette_metadata(path: Path) -> dict[str, str]:
+    """The provenance stored in the cassette at ``path`` (``{}`` when it has none)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with path.open("rb") as handle:
+        data = yaml.load(handle, Loader=loader)  # a safe loader: plain data only
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    stored = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def cassette_backend(path: Path) -> str:
+    """The backend the cassette at ``path`` was recorded from: ``"gemini"`` or ``"vertex"``
+    (a cassette that names none is a Gemini API one)."""
+    return CassetteBackend.from_metadata(cassette_metadata(path)).name
+
+
+def _cassette_provenance(
+    cassette: Any, mode: RecordMode, fresh: dict[str, str], path: Path
+) -> dict[str, str]:
     """The provenance this session works with, stored in the cassette when it may change.
 
     Replay reads what was recorded; ``once`` and ``new_episodes`` add ``fresh`` to a
-    cassette that has none; ``all`` (a re-recording) replaces it. ``once`` never changes a
-    cassette that exists, so one recorded elsewhere keeps having none.
+    cassette that has none; ``all`` (a re-recording) replaces it, from the same backend
+    only: re-recording a Vertex AI cassette with a Gemini API session (or the other way
+    round) is refused before anything is lost. ``once`` never changes a cassette that
+    exists, so one recorded elsewhere keeps having none.
     """
     from vcr.errors import MissingMetadataError
 
     if mode is RecordMode.ALL:
+        was = CassetteBackend.from_metadata(cassette.get_metadata(METADATA_KEY, fresh)).name
+        now = CassetteBackend.from_metadata(fresh).name
+        if was != now:
+            cassette.dirty = False  # vcrpy must not save it on the way out
+            raise ValueError(
+                f"veo3: {path} was recorded from {was}; recording {now} over it "
+                f"would lose that recording: replay it, or delete it first"
+            )
         _replace_metadata(cassette, METADATA_KEY, fresh)
         return fresh
     try:
@@ -165,6 +208,11 @@ class VeoCassette:
         return self.metadata.get("base_url", "")
 
     @property
+    def backend(self) -> CassetteBackend:
+        """The backend the cassette was recorded from (the Gemini API when it names none)."""
+        return CassetteBackend.from_metadata(self.metadata)
+
+    @property
     def play_count(self) -> int:
         return int(self.cassette.play_count)
 
@@ -191,6 +239,8 @@ def open_cassette(
     inner: httpx.BaseTransport | None = None,
     rerecord_hint: str = "",
     match_body: bool = True,
+    backend: CassetteBackend | None = None,
+    names: CloudNames | None = None,
 ) -> Iterator[VeoCassette]:
     """Open ``path`` with vcrpy and yield a transport to build the adapter's client on.
 
@@ -198,12 +248,19 @@ def open_cassette(
     or an ``httpx.MockTransport`` around an in-process server. ``secrets`` are best given as
     :class:`~veo3_adapter._secrets.Secret` (no ``repr`` shows them). With ``match_body``
     (the default) a submit must ask for the prompt and options that were recorded.
+    ``backend`` is what a recording records as its backend (the Gemini API by default);
+    ``names`` the real project and bucket names the recording replaces with placeholders.
     """
     import vcr
 
     if mode is RecordMode.NONE and not path.is_file():
         raise missing_cassette(path, rerecord_hint)
-    scrubber = Scrubber(tuple(secrets), api_base=base_url)
+    scrubber = Scrubber(
+        tuple(secrets),
+        api_base=base_url,
+        own_bases=_own_bases(backend),
+        names=names or CloudNames(),
+    )
     store = BodyStore(path.parent / BODIES_DIRNAME, body_threshold)
     options = scrubber.vcr_options()
     if shrink_videos:
@@ -216,11 +273,18 @@ def open_cassette(
     options["before_save_interaction"] = (options["before_save_interaction"], write_bodies)
     match_on = (*MATCH_ON, BODY_MATCHER) if match_body else MATCH_ON
     recorder = vcr.VCR(
-        record_mode=mode.value, match_on=match_on, decode_compressed_response=True, **options
+        record_mode=mode.value,
+        match_on=match_on,
+        decode_compressed_response=True,
+        ignore_hosts=TOKEN_HOSTS,
+        # Re-recording replaces the cassette: nothing stale is left for replay to owe.
+        drop_unused_requests=mode is RecordMode.ALL,
+        **options,
     )
     recorder.register_matcher(BODY_MATCHER, body)
     with scrubbed_vcr_logs(scrubber), recorder.use_cassette(str(path)) as cassette:
-        metadata = _cassette_provenance(cassette, mode, provenance(source, base_url))
+        fresh = provenance(source, base_url, backend)
+        metadata = _cassette_provenance(cassette, mode, fresh, path)
         replay = ReplayTransport(
             inner or (no_network() if mode is RecordMode.NONE else httpx.HTTPTransport()),
             cassette=cassette,
@@ -229,3 +293,12 @@ def open_cassette(
         )
         transport = MissLog(BodyFileTransport(replay, store))
         yield VeoCassette(path, mode, cassette, transport, metadata)
+
+
+def _own_bases(backend: CassetteBackend | None) -> tuple[str, ...]:
+    """The origins besides the API's whose URLs keep their query: Cloud Storage's for Vertex."""
+    if backend is None or backend.name != VERTEX:
+        return ()
+    from veo3_adapter._vertex_wire import DEFAULT_STORAGE_BASE_URL
+
+    return (backend.storage_base_url or DEFAULT_STORAGE_BASE_URL,)

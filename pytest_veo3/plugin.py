@@ -1,4 +1,5 @@
-"""The ``veo3`` pytest plugin: ``fake_veo3`` and ``recorded_veo3`` fixtures.
+"""The ``veo3`` pytest plugin: ``fake_veo3`` and ``recorded_veo3`` fixtures (``veo3_emulator``
+lives in ``_emulator_fixture``).
 
 Loading this module costs almost nothing: google-genai, httpx and vcrpy are imported only
 inside the fixtures, when a test asks for one.
@@ -8,20 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._emulator_fixture import veo3_emulator as veo3_emulator  # registered with the plugin
+from ._emulator_fixture import veo3_emulator_backend as veo3_emulator_backend
 from ._names import default_cassette_name
 from ._network import NetworkBlockedError as NetworkBlockedError  # its historical home
 from ._network import loopback_only
 
 if TYPE_CHECKING:
-    from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter
+    from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter, VertexVeo3Adapter
 
     from .cassette import VeoCassette
 
@@ -40,14 +42,22 @@ HELP_BODY_THRESHOLD = (
     f"bodies larger than this many bytes are stored in body files beside the cassette "
     f"(default {DEFAULT_BODY_THRESHOLD})"
 )
+HELP_ALLOW_UNPLAYED = (
+    "let a test leave recorded veo3 interactions unplayed (by default a replayed test that "
+    "makes fewer requests than its cassette holds fails at teardown, naming them)"
+)
 MARKER_CASSETTE = (
-    "veo3_cassette(name): replay the cassette `name` with recorded_veo3: a file "
-    "<veo3_cassette_dir>/<name>.yaml, or a built-in scenario ({builtins})"
+    "veo3_cassette(*names, allow_unplayed=False): replay the cassette `name` with "
+    "recorded_veo3: a file <veo3_cassette_dir>/<name>.yaml, or a built-in scenario "
+    "({builtins}). Several names replay one cassette per submit, in submit order (a name may "
+    "repeat; replay only). A test that leaves recorded requests unplayed fails at teardown "
+    "unless allow_unplayed=True (or the veo3_allow_unplayed ini option)"
 )
 MARKER_FAKE = (
     "veo3_fake(*, default='success', outcomes=None, polls=0): script fake_veo3; outcomes "
     "maps variant -> 'success' | 'generation_failed' | 'rai_filtered' | 'download_failed' | "
-    "'submit_failed' | 'quota_exhausted' or a FakeOutcome"
+    "'submit_failed' | 'quota_exhausted' | 'poll_failed' | 'operation_not_found' | "
+    "'expired' | 'timeout' or a FakeOutcome"
 )
 
 _FAKE_MARKER_KWARGS = ("default", "outcomes", "polls")  # _fake_script's parameters
@@ -62,11 +72,13 @@ class Settings:
     base_url: str
     shrink_videos: bool
     body_threshold: int
+    allow_unplayed: bool = False
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 CALL_FAILED_KEY = pytest.StashKey[bool]()
-"""Whether a test on a cassette failed already (a caught cassette miss then adds nothing)."""
+"""Whether a test on a cassette did not pass its call phase (failed, skipped, xfailed): a
+caught cassette miss or an unplayed recording then adds nothing. Unset if it never ran."""
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -84,6 +96,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("veo3_base_url", HELP_BASE_URL, default="")
     parser.addini("veo3_shrink_videos", HELP_SHRINK, type="bool", default=False)
     parser.addini("veo3_body_threshold", HELP_BODY_THRESHOLD, default=str(DEFAULT_BODY_THRESHOLD))
+    parser.addini("veo3_allow_unplayed", HELP_ALLOW_UNPLAYED, type="bool", default=False)
 
 
 def _resolve(config: pytest.Config, name: str, env: str) -> Any:
@@ -119,6 +132,7 @@ def _settings(config: pytest.Config) -> Settings:
         base_url=str(_resolve(config, "veo3_base_url", "VEO3_BASE_URL") or ""),
         shrink_videos=bool(shrink),
         body_threshold=int(threshold),
+        allow_unplayed=bool(config.getini("veo3_allow_unplayed")),  # per project: ini only
     )
 
 
@@ -173,14 +187,14 @@ def veo3_record_mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def veo3_cassette_name(request: pytest.FixtureRequest, veo3_cassette_dir: Path) -> str:
-    """The cassette this test uses: the veo3_cassette marker's name, else <module>/<test>."""
-    marker = request.node.get_closest_marker("veo3_cassette")
-    if marker is not None:
-        if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], str):
-            raise pytest.UsageError(
-                "veo3_cassette marker takes exactly one name: veo3_cassette('x')"
-            )
-        return str(marker.args[0])
+    """The cassette this test uses: the veo3_cassette marker's name, else <module>/<test>.
+
+    Several marker names (a composition) read as one, joined with ``+``."""
+    from ._compose import marker_names
+
+    names, _allow = marker_names(request.node.get_closest_marker("veo3_cassette"))
+    if names:
+        return "+".join(names)
     return default_cassette_name(
         request.node.nodeid, Path(request.node.path), veo3_cassette_dir, request.config.rootpath
     )
@@ -227,23 +241,14 @@ def _fake_script(
 
 
 def _outcome(value: str | FakeOutcome, polls: int) -> FakeOutcome:
-    import dataclasses
-
-    from veo3_adapter import FakeOutcome, FakeOutcomeKind
+    from veo3_adapter import FakeOutcome
 
     if isinstance(value, FakeOutcome):
         return value
     try:
-        kind = FakeOutcomeKind(value)
-    except ValueError:
-        valid = ", ".join(o.value for o in FakeOutcomeKind)
-        raise TypeError(f"unknown outcome {value!r}; valid: {valid}") from None
-    made: FakeOutcome = getattr(FakeOutcome, kind.value)()
-    return (
-        dataclasses.replace(made, polls=polls)
-        if kind is not FakeOutcomeKind.SUBMIT_FAILED
-        else made
-    )
+        return FakeOutcome.named(value, polls=polls)
+    except ValueError as exc:  # fake_veo3 reports a TypeError as the marker's misuse
+        raise TypeError(str(exc)) from None
 
 
 @pytest.fixture
@@ -254,39 +259,52 @@ def veo3_cassette(
     veo3_cassette_name: str,
 ) -> Iterator[VeoCassette]:
     """The open cassette behind recorded_veo3 (play counts, provenance, path)."""
+    from veo3_adapter._secrets import Secret, env_secrets
+
+    from ._compose import CompositionError, composed, keep_submit_order, marker_names
+    from ._replay import unplayed, unplayed_failure
     from .cassette import RecordMode, open_cassette
     from .scenarios import builtin_cassette
 
     settings = request.config.stash[SETTINGS_KEY]
     mode = RecordMode.parse(veo3_record_mode)
+    names, allow = marker_names(request.node.get_closest_marker("veo3_cassette"))
     own = veo3_cassette_dir / f"{veo3_cassette_name}.yaml"
     builtin = None
     if mode is RecordMode.NONE and not own.is_file():
         builtin = builtin_cassette(veo3_cassette_name)
     flag = "all" if own.is_file() else "once"
     hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
-    # Every key in the environment is scrubbed, not only the one in use: both may be set.
-    from veo3_adapter._secrets import Secret, env_secrets
-
-    nodeid = request.node.nodeid
-    guard = loopback_only(nodeid) if mode is RecordMode.NONE else contextlib.nullcontext()
-    with (
-        guard,
-        open_cassette(
-            builtin or own,
-            mode=mode,
-            secrets=tuple(Secret(s) for s in env_secrets()),
-            body_threshold=settings.body_threshold,
-            shrink_videos=settings.shrink_videos,
-            source="live" if not settings.base_url else f"server at {settings.base_url}",
-            base_url=settings.base_url or _default_base_url(),
-            rerecord_hint=hint,
-            # A built-in scenario answers any prompt; your own cassette, the one recorded.
-            match_body=builtin is None,
-        ) as cassette,
-    ):
+    owners: Sequence[str] = ()
+    with contextlib.ExitStack() as stack:
+        if len(names) > 1:  # one cassette per submit: replayed from a composition of them
+            try:
+                own, owners = composed(names, mode, veo3_cassette_dir, stack)
+            except CompositionError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            builtin, hint = None, ""
+        if mode is RecordMode.NONE:
+            stack.enter_context(loopback_only(request.node.nodeid))
+        cassette = stack.enter_context(
+            open_cassette(
+                builtin or own,
+                mode=mode,
+                # Every key in the environment is scrubbed, not only the one in use.
+                secrets=tuple(Secret(s) for s in env_secrets()),
+                body_threshold=settings.body_threshold,
+                shrink_videos=settings.shrink_videos,
+                source="live" if not settings.base_url else f"server at {settings.base_url}",
+                base_url=settings.base_url or _default_base_url(),
+                rerecord_hint=hint,
+                # A built-in scenario answers any prompt; your own cassette, the one recorded.
+                match_body=builtin is None,
+            )
+        )
+        if len(names) > 1:
+            keep_submit_order(cassette)
         yield cassette
-    if cassette.misses and not request.node.stash.get(CALL_FAILED_KEY, False):
+    call_failed = request.node.stash.get(CALL_FAILED_KEY, None)
+    if cassette.misses and not call_failed:
         # The miss was caught by the code under test; the test must not pass on it.
         more = len(cassette.misses) - 1
         pytest.fail(
@@ -295,28 +313,51 @@ def veo3_cassette(
             + (f"\n  ({more} more)" if more else ""),
             pytrace=False,
         )
+    allowed = settings.allow_unplayed if allow is None else allow
+    left = [] if allowed or call_failed is not False else unplayed(cassette.cassette, owners)
+    if left:  # strict replay: the code under test stopped before the recording's end
+        pytest.fail(unplayed_failure(cassette.path, left, len(cassette.cassette)), pytrace=False)
 
 
 @pytest.fixture
-def recorded_veo3(veo3_cassette: VeoCassette, veo3_record_mode: str) -> Iterator[GeminiVeo3Adapter]:
-    """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy."""
+def recorded_veo3(
+    veo3_cassette: VeoCassette, veo3_record_mode: str
+) -> Iterator[GeminiVeo3Adapter | VertexVeo3Adapter]:
+    """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy.
+
+    A VertexVeo3Adapter for a cassette whose metadata says it was recorded from Vertex AI,
+    built with its location and the placeholders for the project and bucket."""
     import httpx
 
     from veo3_adapter._secrets import Secret
     from veo3_adapter.clock import virtual_time
     from veo3_adapter.compose import gemini_adapter
 
+    from ._backends import GEMINI, replay_adapter
+    from .cassette import RecordMode
+
     replay = veo3_record_mode == "none"
-    # Replay needs no key; a throwaway value keeps the adapter's checks honest. Held as a
-    # Secret: a failing setup shown with its locals (pytest -l) does not show it.
-    key = Secret("replay-" + secrets.token_hex(16) if replay else _api_key_from_env())
+    backend = veo3_cassette.backend  # (``all`` refuses to record over another backend)
+    if not replay and backend.name != GEMINI and veo3_cassette.mode is not RecordMode.ONCE:
+        raise pytest.UsageError(
+            f"veo3: {veo3_cassette.path} was recorded from {backend.name}; recorded_veo3 "
+            "records the Gemini API only: replay it (--veo3-record-mode=none or once), or "
+            "record the built-in scenarios again with python -m pytest_veo3.scenarios"
+        )
+    replay = replay or backend.name != GEMINI  # a Vertex AI cassette is only ever replayed
     client = httpx.Client(transport=veo3_cassette.transport, follow_redirects=False)
     timing = virtual_time() if replay else contextlib.nullcontext()
     with timing, client:
-        adapter = gemini_adapter(
+        if replay:
+            # Nothing real is needed: a throwaway key, or credentials whose token is made up
+            # at run time (Vertex AI), with the cassette's placeholders and endpoints.
+            yield replay_adapter(backend, veo3_cassette.base_url, client)
+            return
+        # Held as a Secret: a failing setup shown with its locals (pytest -l) does not show it.
+        key = Secret(_api_key_from_env())
+        yield gemini_adapter(
             key.reveal(), base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
         )
-        yield adapter
 
 
 def _default_base_url() -> str:
@@ -340,5 +381,5 @@ def pytest_runtest_makereport(
 
         scrub_report(report)
         if report.when == "call":
-            item.stash[CALL_FAILED_KEY] = report.failed
+            item.stash[CALL_FAILED_KEY] = not report.passed
     return report

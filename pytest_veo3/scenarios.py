@@ -3,6 +3,12 @@
 Regenerate them all (from the emulator, with a throwaway key, scrubbed) with::
 
     python -m pytest_veo3.scenarios cassettes/
+
+or some of them by name (``... cassettes/ vertex_success vertex_inline``). The Gemini API
+ones are recorded with a key; the Vertex AI ones (``vertex_*``) from the emulator's Vertex
+routes with made-up credentials, a made-up project and bucket, which the cassettes keep as
+placeholders only (``veo3-project``, ``veo3-bucket``); the recorder checks that neither
+name, nor the token, nor the key is in what it wrote.
 """
 
 from __future__ import annotations
@@ -12,15 +18,15 @@ import contextlib
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    import httpx  # noqa: F401  (annotations only; imported lazily at run time)
+from ._backends import GEMINI, VERTEX
+from ._recorder import as_received
 
 __all__ = [
     "SCENARIO_CASSETTES",
@@ -33,7 +39,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ScenarioCassette:
-    """One built-in cassette: the emulator scenario it comes from and how the job ends."""
+    """One built-in cassette: the emulator scenario it comes from and how the job ends.
+
+    ``backend`` is the service recorded (``gemini`` or ``vertex``). A Vertex AI cassette
+    gets its video through a bucket (``via_bucket``: a ``gs://`` URI read from Cloud
+    Storage) or inline. ``emulator_changes`` adjust the named emulator scenario;
+    ``body_threshold`` overrides the size above which bodies go to body files.
+    """
 
     name: str
     emulator_scenario: str
@@ -41,6 +53,10 @@ class ScenarioCassette:
     status: str
     error_message: str = ""
     prompt: str = "A paper boat drifting down a rainy street, close-up"
+    backend: str = GEMINI
+    via_bucket: bool = False
+    emulator_changes: tuple[tuple[str, Any], ...] = ()
+    body_threshold: int | None = None
 
 
 SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
@@ -68,6 +84,34 @@ SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
             ScenarioCassette(
                 "quota_exhausted_daily", "quota_exhausted_daily", 0, "failed", "quota_exhausted"
             ),
+            # Vertex AI: the video in a bucket, read from Cloud Storage (X-Goog-Hash checked).
+            ScenarioCassette(
+                "vertex_success", "success", 2, "downloaded", backend=VERTEX, via_bucket=True
+            ),
+            # No bucket: the video comes base64 in the done answer, stored as a body file.
+            ScenarioCassette(
+                "vertex_inline", "success", 0, "downloaded", backend=VERTEX, body_threshold=1024
+            ),
+            ScenarioCassette(
+                "vertex_rai_filtered",
+                "rai_filtered",
+                0,
+                "failed",
+                "rai_filtered",
+                backend=VERTEX,
+                via_bucket=True,
+            ),
+            # 403 PERMISSION_DENIED on the submit: the batch stops, nothing started.
+            ScenarioCassette(
+                "vertex_permission_denied",
+                "success",
+                0,
+                "failed",
+                "submit_failed",
+                backend=VERTEX,
+                via_bucket=True,
+                emulator_changes=(("submit_status", 403),),
+            ),
         )
     }
 )
@@ -88,93 +132,52 @@ def record_scenarios(
     names: Sequence[str] | None = None,
     body_threshold: int | None = None,
     jobs_dir: Path | None = None,
+    token: str | None = None,
+    project: str | None = None,
+    bucket: str | None = None,
 ) -> list[Path]:
     """Record the scenario cassettes into ``out_dir`` from the in-process emulator.
 
-    Each run drives the real adapter and orchestrator; the emulator checks the key on every
-    API call and that none reached its download origin. Returns the cassette paths.
+    Each run drives the real adapter and orchestrator; the emulator checks the key (or the
+    bearer token) on every API call and that none reached where it does not belong.
+    ``token``, ``project`` and ``bucket`` are what the Vertex AI runs use (made up when not
+    given); the cassettes hold placeholders instead. Returns the cassette paths.
     ``jobs_dir`` keeps each run's output (``<jobs_dir>/<name>/veo3/``: jobs.json and clip)
     for inspection; by default it goes to a temporary directory that is removed.
     """
-    import httpx
-
-    from veo3_adapter import Veo3Orchestrator
-    from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
-    from veo3_adapter.emulator import Emulator, Scenario
-
-    from .cassette import DEFAULT_BODY_THRESHOLD, RecordMode, open_cassette
+    from ._recorder import VertexRecording, record_gemini, reveals_nothing
 
     key = key or "record-" + secrets.token_hex(16)
+    vertex = VertexRecording(
+        # Shaped like a Google access token, so the shape rules are exercised as well.
+        token or "ya29." + secrets.token_urlsafe(40),
+        project or "record-" + secrets.token_hex(5),
+        bucket or "record-" + secrets.token_hex(5) + "-renders",
+    )
     written: list[Path] = []
     for name in names or list(SCENARIO_CASSETTES):
         spec = SCENARIO_CASSETTES[name]
-        scenario = Scenario.named(spec.emulator_scenario, running_polls=spec.running_polls)
-        emulator = Emulator(api_key=key, default=scenario, sleep=lambda _s: None)
-        # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
-        inner = httpx.MockTransport(as_received(emulator.transport()))
         path = out_dir / f"{name}.yaml"
         path.unlink(missing_ok=True)
-        with open_cassette(
-            path,
-            mode=RecordMode.ALL,
-            secrets=(key,),
-            body_threshold=body_threshold if body_threshold is not None else DEFAULT_BODY_THRESHOLD,
-            source="veo3 emulator",
-            base_url=emulator.api_base,
-            inner=inner,
-        ) as cassette:
-            client = httpx.Client(transport=cassette.transport, follow_redirects=False)
-            with client, contextlib.ExitStack() as stack:
-                if jobs_dir is None:
-                    output = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-                else:
-                    output = jobs_dir / name
-                adapter = gemini_adapter(
-                    key,
-                    base_url=emulator.api_base,
-                    http_client=client,
-                    profile=LOCAL_PROFILE,
-                    sleep=lambda _s: None,
-                )
-                jobs = Veo3Orchestrator(
-                    adapter, output, poll_interval=0, sleep=lambda _s: None
-                ).run({name: spec.prompt})
-        if emulator.key_leaks:
-            raise RuntimeError(f"scenario {name}: the key reached the download origin")
-        job = jobs[0]
+        threshold = spec.body_threshold if body_threshold is None else body_threshold
+        with contextlib.ExitStack() as stack:
+            if jobs_dir is None:
+                output = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            else:
+                output = jobs_dir / name
+            if spec.backend == VERTEX:
+                job = vertex.record(spec, path, key, output, threshold)
+            else:
+                job = record_gemini(spec, path, key, output, threshold)
         if (job.status.value, job.error_message) != (spec.status, spec.error_message):
             raise RuntimeError(
                 f"scenario {name} ended {job.status.value}/{job.error_message!r}, expected "
                 f"{spec.status}/{spec.error_message!r}"
             )
+        if spec.backend == VERTEX:
+            reveals_nothing(path, (key, *vertex.real_names()))
         written.append(path)
     return written
-
-
-def as_received(transport: httpx.BaseTransport) -> Callable[[httpx.Request], httpx.Response]:
-    """A handler that returns what a client received, even when the body broke off.
-
-    vcrpy records nothing for a response whose body raises; a socket client would have kept
-    the bytes read before the break, with the full ``Content-Length``. Recording that makes a
-    truncated download replay as a truncated download.
-    """
-    import httpx
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        response = transport.handle_request(request)
-        received = bytearray()
-        try:
-            for chunk in response.stream:  # type: ignore[union-attr]
-                received += chunk
-        except httpx.TransportError:
-            pass
-        finally:
-            response.close()
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=bytes(received)
-        )
-
-    return handle
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """The search :mod:`.audit` runs over every stream: what it looks for, chunk by chunk.
 
-Patterns, header and parameter names all come from :mod:`._secrets`. A stream is fed in
-pieces and searched in chunks that overlap by more than any match needs, so a match is never
-cut in two and memory never holds more than one chunk and its overlap.
+Patterns, header and parameter names all come from :mod:`._secrets`; where a Google Cloud
+project or bucket is named, from :mod:`._placeholders`. A stream is fed in pieces and
+searched in chunks that overlap by more than any match needs, so a match is never cut in two
+and memory never holds more than one chunk and its overlap.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ._placeholders import REFERENCES
 from ._secrets import (
     BASE64_CANDIDATE,
     BYTE_SHAPES,
@@ -73,6 +75,11 @@ _CLEAN_VALUES = {
         for marker in (MARKER.lower(), f"[{MARKER.lower()}]", f"['{MARKER.lower()}']")
     ),
 }
+# A recorded request's URL (vcrpy's "uri:" line): a Vertex AI recording names the project
+# and the bucket there unless they were replaced by the placeholders. (Only there: jobs.json
+# and logs of a run name its project, and rightly so.)
+# (A literal start keeps the engine's fast scan; _describe checks that it starts a line.)
+_URI = re.compile(rb"uri:[ \t]*([^\r\n]{1,8192})")
 _PLAIN = dict(BYTE_SHAPES)
 _ESCAPE_NAMES = ((b"%", "percent-encoded"), (b"\\u", "\\u-escaped"), (b"\\x", "\\x-escaped"))
 # (kind, what, pattern), in the order findings at one place are listed. An "escaped" shape
@@ -83,11 +90,13 @@ _PATTERNS: tuple[tuple[str, str, re.Pattern[bytes]], ...] = (
     ("base64", "", BASE64_CANDIDATE),
     ("param", "", _PARAM),
     ("header", "", _HEADER),
+    ("uri", "", _URI),
 )
 # The case-insensitive patterns are slow: they run only on chunks that can hold a match.
 _PREFILTER = {
     "param": _needles(f"{n}=" for n in SECRET_QUERY_PARAMS),
     "header": _needles(_HEADER_NAMES),
+    "uri": (b"uri:",),
 }
 _CONTEXT = 8  # bytes kept before a chunk's first position
 
@@ -115,7 +124,21 @@ def _describe(kind: str, what: str, match: re.Match[bytes], buf: bytearray) -> s
         if value.strip().lower() in _CLEAN_VALUES:
             return None
         return f"an unredacted {match.group(1).decode().lower()} header"
+    if kind == "uri":
+        line_start = buf.rfind(b"\n", 0, match.start()) + 1
+        if bytes(buf[line_start : match.start()]).strip(b" \t-"):
+            return None  # not a YAML "uri:" key (video_uri: ...)
+        return _cloud_name(match.group(1))
     return what
+
+
+def _cloud_name(url: bytes) -> str | None:
+    """What real Google Cloud name a recorded URL holds (not a placeholder), if any."""
+    for ref in REFERENCES:
+        found = ref.byte_pattern.search(url)
+        if found is not None and ref.named(found.group("name")):
+            return f"{ref.what} in a recorded URL"
+    return None
 
 
 class Search:

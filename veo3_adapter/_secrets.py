@@ -42,6 +42,7 @@ __all__ = [
     "SECRET_RESPONSE_HEADERS",
     "SHAPES",
     "Secret",
+    "TOKEN_HOSTS",
     "base64_forms",
     "base64_shape",
     "encoded_variants",
@@ -71,6 +72,15 @@ SECRET_REQUEST_HEADERS = frozenset(
 # The live API echoes the request's headers on its download redirect, the key included.
 SECRET_RESPONSE_HEADERS = frozenset({"set-cookie", API_KEY_HEADER, "authorization"})
 SECRET_QUERY_PARAMS = frozenset({"key", "access_token"})
+TOKEN_HOSTS = (
+    "oauth2.googleapis.com",
+    "sts.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "metadata.google.internal",
+    "169.254.169.254",
+)
+"""Hosts that mint or refresh Google Cloud credentials (OAuth, Security Token Service,
+service account impersonation, the metadata server): no recording may hold their traffic."""
 
 _KEY_CHARS = string.ascii_letters + string.digits + "_-"
 _TOKEN_CHARS = _KEY_CHARS + "."
@@ -84,6 +94,10 @@ _PEM_WHAT = "a PEM private key"
 # A whole block when its END line follows within 16 KiB (an RSA-8192 key is ~6.5 KB),
 # else the BEGIN line alone.
 _PEM = rf"{_PEM_TYPE}(?:[\s\S]{{0,16384}}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
+# An opaque token after the scheme (16+ characters, a digit among them): "Bearer REDACTED"
+# and prose are not one, and an access token is found by its own shape. The literal prefix
+# keeps the engine's fast scan.
+_BEARER = r"Bearer (?!ya29\.)(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{16,}=*"
 
 
 def _count(low: int, high: int | None) -> str:
@@ -96,6 +110,7 @@ SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         for what, prefix, chars, low, high in _PREFIXED
     ),
     (_PEM_WHAT, re.compile(_PEM)),
+    ("a bearer token (Bearer ...)", re.compile(_BEARER)),
 )
 """What a credential looks like when its value is not known: (description, pattern)."""
 BYTE_SHAPES: tuple[tuple[str, re.Pattern[bytes]], ...] = tuple(

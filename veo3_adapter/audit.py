@@ -5,8 +5,11 @@ What counts as a credential comes from :mod:`._secrets` (the only module that kn
 - Google API keys, OAuth access tokens and PEM private keys, written plainly, with any
   characters percent-encoded or ``\\u``/``\\x``-escaped, or base64-encoded (standard or
   URL-safe alphabet);
+- bearer tokens (``Bearer <opaque token>``) anywhere, not only in a header line;
 - credential headers (request and response) whose value is not the redaction marker;
-- ``key=`` and ``access_token=`` query parameters whose value is not the marker.
+- ``key=`` and ``access_token=`` query parameters whose value is not the marker;
+- a recorded request's URL (a cassette's ``uri:``) naming a Google Cloud project or bucket
+  other than the placeholders a Vertex AI recording keeps (:mod:`._placeholders`).
 
 Encoded data is opened and searched too: YAML ``!!binary`` scalars (base64-decoded), gzip
 data (decompressed as a stream, up to ``AuditLimits.max_inflated`` bytes) and UTF-16 text

@@ -25,7 +25,7 @@ _HEAVY = (
         # The control: the same check does see the imports when a fixture needs them.
         pytest.param(
             "import pytest\n\n"
-            "@pytest.mark.veo3_cassette('success')\n"
+            "@pytest.mark.veo3_cassette('success', allow_unplayed=True)\n"
             "def test_replayed(recorded_veo3):\n    assert recorded_veo3\n",
             True,
             id="recorded_veo3",

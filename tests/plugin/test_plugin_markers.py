@@ -15,7 +15,8 @@ def test_markers_are_listed_with_their_signatures(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_inprocess("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.veo3_cassette(name): replay the cassette `name` with recorded_veo3*",
+            "@pytest.mark.veo3_cassette(*names, allow_unplayed=False): replay the cassette "
+            "`name` with recorded_veo3*",
             "@pytest.mark.veo3_fake(*, default='success', outcomes=None, polls=0): "
             "script fake_veo3*",
         ]
@@ -106,7 +107,8 @@ def test_veo3_fake_scripts_outcomes_and_polls(pytester: pytest.Pytester) -> None
         pytest.param(
             'veo3_fake(default="sucess")',
             "veo3_fake marker: unknown outcome 'sucess'; valid: success, generation_failed, "
-            "rai_filtered, download_failed, submit_failed, quota_exhausted",
+            "rai_filtered, download_failed, submit_failed, quota_exhausted, poll_failed, "
+            "operation_not_found, expired, timeout",
             id="unknown-default-outcome",
         ),
         pytest.param(
@@ -138,9 +140,22 @@ def test_a_wrong_veo3_fake_marker_fails_the_test_saying_what_is_wrong(
     result.stdout.fnmatch_lines([f"E * {message}"])
 
 
-@pytest.mark.parametrize("args", ["", '"a", "b"', 'name="success"', "3"])
-def test_a_wrong_veo3_cassette_marker_says_it_takes_one_name(
-    pytester: pytest.Pytester, args: str
+_NAMES_ONLY = "veo3_cassette marker takes one or more cassette names: veo3_cassette('x')*"
+_KEYWORDS = "veo3_cassette marker takes cassette names and allow_unplayed=True|False only*"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("", _NAMES_ONLY),
+        ("3", _NAMES_ONLY),
+        ('"success", ""', _NAMES_ONLY),
+        ('name="success"', _KEYWORDS),
+        ('"success", allow_unplayed="yes"', _KEYWORDS),
+    ],
+)
+def test_a_wrong_veo3_cassette_marker_says_what_it_takes(
+    pytester: pytest.Pytester, args: str, message: str
 ) -> None:
     pytester.makepyfile(
         f"""
@@ -153,9 +168,7 @@ def test_a_wrong_veo3_cassette_marker_says_it_takes_one_name(
     )
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["E * veo3_cassette marker takes exactly one name: veo3_cassette('x')"]
-    )
+    result.stdout.fnmatch_lines([f"E * {message}"])
 
 
 # -- which cassette ---------------------------------------------------------------------------

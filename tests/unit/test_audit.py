@@ -307,3 +307,62 @@ def test_long_lines_and_lines_cut_by_chunks_keep_yaml_tags(tmp_path: Path, api_k
     assert [(f.line, f.what) for f in audit_file(path, limits)] == [
         (2, f"{KEY} in a !!binary body (decoded byte 5000)")
     ]
+
+
+# -- bearer tokens and Google Cloud names (Vertex AI recordings) -------------------------------
+
+BEARER = "a bearer token (Bearer ...)"
+PROJECT = "a Google Cloud project id (recordings keep veo3-project) in a recorded URL"
+BUCKET = "a Cloud Storage bucket name (recordings keep veo3-bucket) in a recorded URL"
+
+
+def test_bearer_tokens_are_found_anywhere(tmp_path: Path) -> None:
+    opaque = secrets.token_urlsafe(32) + "1"
+    text = (
+        f'{{"headers": {{"Authorization": "Bearer {opaque}"}}}}\n'  # not a header line
+        f"note: Bearer {make_token()}\n"  # an access token: found by its own shape
+        "note: Bearer REDACTED\n"
+        "note: Bearer tokens are sent to the storage origin only\n"
+    )
+    path = write(tmp_path / "c.yaml", text)
+    assert [(f.line, f.what) for f in audit_paths([path])] == [(1, BEARER), (2, TOKEN)]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (
+            "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/veo3-project/"
+            "locations/us-central1/publishers/google/models/m:predictLongRunning",
+            [],
+        ),
+        (
+            "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/acme-prod-42/"
+            "locations/us-central1/publishers/google/models/m:predictLongRunning",
+            [PROJECT],
+        ),
+        (
+            "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/123456789012/"
+            "locations/us-central1/publishers/google/models/m:fetchPredictOperation",
+            [PROJECT],
+        ),
+        ("https://storage.googleapis.com/storage/v1/b/veo3-bucket/o/a%2Fb.mp4?alt=media", []),
+        (
+            "https://storage.googleapis.com/storage/v1/b/acme-renders/o/a%2Fb.mp4?alt=media",
+            [BUCKET],
+        ),
+        ("https://generativelanguage.googleapis.com/v1beta/models/m:predictLongRunning", []),
+    ],
+)
+def test_recorded_urls_name_no_real_project_or_bucket(
+    tmp_path: Path, uri: str, expected: list[str]
+) -> None:
+    path = write(tmp_path / "c.yaml", f"- request:\n    method: POST\n    uri: {uri}\n")
+    assert whats(path) == expected
+
+
+def test_project_names_outside_recorded_urls_are_not_findings(tmp_path: Path) -> None:
+    # jobs.json and logs of a Vertex AI run name its project, and rightly so.
+    jobs = '{"operation_name": "projects/acme-prod-42/locations/l/x/operations/1",\n'
+    jobs += ' "video_uri": "gs://acme-renders/r/1/sample_0.mp4"}\n'
+    assert whats(write(tmp_path / "jobs.json", jobs)) == []

@@ -1,0 +1,233 @@
+"""How the scenario recorder drives the emulator, the real adapter and a cassette.
+
+:func:`~pytest_veo3.scenarios.record_scenarios` records each built-in scenario through here:
+the Gemini API with a key; Vertex AI with a bearer token, a project and a bucket that are
+made up, and that the cassette must not hold (:func:`reveals_nothing` checks it, the
+placeholders of :mod:`veo3_adapter._placeholders` stand for them). Heavy imports (httpx,
+google-auth, the emulator) happen in the functions: the plugin imports the scenario list
+at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+    from veo3_adapter import Veo3Job
+
+    from .cassette import VeoCassette
+    from .scenarios import ScenarioCassette
+
+__all__ = [
+    "VERTEX_LOCATION",
+    "VERTEX_OUTPUT_PREFIX",
+    "VertexRecording",
+    "as_received",
+    "record_gemini",
+    "reveals_nothing",
+]
+
+VERTEX_LOCATION = "us-central1"
+VERTEX_OUTPUT_PREFIX = "renders/"
+
+
+def _emulator_scenario(spec: ScenarioCassette) -> Any:
+    from veo3_adapter.emulator import Scenario
+
+    return Scenario.named(
+        spec.emulator_scenario, running_polls=spec.running_polls, **dict(spec.emulator_changes)
+    )
+
+
+def _open(
+    path: Path, threshold: int | None, **options: Any
+) -> contextlib.AbstractContextManager[VeoCassette]:
+    from .cassette import DEFAULT_BODY_THRESHOLD, RecordMode, open_cassette
+
+    return open_cassette(
+        path,
+        mode=RecordMode.ALL,
+        body_threshold=threshold if threshold is not None else DEFAULT_BODY_THRESHOLD,
+        source="veo3 emulator",
+        **options,
+    )
+
+
+def _run(adapter: Any, output: Path, spec: ScenarioCassette) -> Veo3Job:
+    from veo3_adapter import Veo3Orchestrator
+
+    orchestrator = Veo3Orchestrator(adapter, output, poll_interval=0, sleep=lambda _s: None)
+    return orchestrator.run({spec.name: spec.prompt})[0]
+
+
+def record_gemini(
+    spec: ScenarioCassette, path: Path, key: str, output: Path, threshold: int | None
+) -> Veo3Job:
+    import httpx
+
+    from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
+    from veo3_adapter.emulator import Emulator
+
+    emulator = Emulator(api_key=key, default=_emulator_scenario(spec), sleep=lambda _s: None)
+    # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
+    inner = httpx.MockTransport(as_received(emulator.transport()))
+    with _open(
+        path, threshold, secrets=(key,), base_url=emulator.api_base, inner=inner
+    ) as cassette:
+        client = httpx.Client(transport=cassette.transport, follow_redirects=False)
+        with client:
+            adapter = gemini_adapter(
+                key,
+                base_url=emulator.api_base,
+                http_client=client,
+                profile=LOCAL_PROFILE,
+                sleep=lambda _s: None,
+            )
+            job = _run(adapter, output, spec)
+    if emulator.key_leaks:
+        raise RuntimeError(f"scenario {spec.name}: the key reached the download origin")
+    return job
+
+
+@dataclass(frozen=True)
+class VertexRecording:
+    """What a Vertex AI recording really uses: none of it may reach the cassette."""
+
+    token: str
+    project: str
+    bucket: str
+
+    def real_names(self) -> tuple[str, str, str]:
+        return self.token, self.project, self.bucket
+
+    def record(
+        self, spec: ScenarioCassette, path: Path, key: str, output: Path, threshold: int | None
+    ) -> Veo3Job:
+        import google.oauth2.credentials
+        import httpx
+
+        from veo3_adapter._placeholders import CloudNames
+        from veo3_adapter._vertex_wire import DEFAULT_STORAGE_BASE_URL, default_base_url
+        from veo3_adapter.compose import LOCAL_PROFILE, vertex_adapter
+        from veo3_adapter.emulator import Emulator
+
+        from ._backends import CassetteBackend
+
+        api_base = default_base_url(VERTEX_LOCATION)
+        emulator = Emulator(
+            api_key=key,
+            token=self.token,
+            default=_emulator_scenario(spec),
+            sleep=lambda _s: None,
+            api_base=api_base,
+        )
+        # The cassette holds the real hosts: Cloud Storage requests go to the emulator's
+        # storage route, on its API origin.
+        storage = httpx.URL(DEFAULT_STORAGE_BASE_URL).host
+        inner = httpx.MockTransport(
+            as_received(_Aliased(emulator.transport(), {storage: httpx.URL(api_base).host}))
+        )
+        prefix = VERTEX_OUTPUT_PREFIX if spec.via_bucket else None
+        backend = CassetteBackend.vertex(
+            location=VERTEX_LOCATION, prefix=prefix, storage_base_url=DEFAULT_STORAGE_BASE_URL
+        )
+        with _open(
+            path,
+            threshold,
+            secrets=(key, self.token),
+            base_url=api_base,
+            inner=inner,
+            backend=backend,
+            names=CloudNames(projects=(self.project,), buckets=(self.bucket,)),
+        ) as cassette:
+            client = httpx.Client(transport=cassette.transport, follow_redirects=False)
+            with client:
+                adapter = vertex_adapter(
+                    project=self.project,
+                    location=VERTEX_LOCATION,
+                    # A token that never expires: nothing to refresh while recording.
+                    credentials=google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
+                        token=self.token
+                    ),
+                    output_gcs_uri=f"gs://{self.bucket}/{prefix}" if prefix else None,
+                    base_url=api_base,
+                    storage_base_url=DEFAULT_STORAGE_BASE_URL,
+                    http_client=client,
+                    profile=LOCAL_PROFILE,
+                    sleep=lambda _s: None,
+                )
+                job = _run(adapter, output, spec)
+        if emulator.key_leaks:
+            raise RuntimeError(f"scenario {spec.name}: a credential went where it does not belong")
+        return job
+
+
+def reveals_nothing(path: Path, values: Sequence[str]) -> None:
+    """Refuse a cassette (or a body file of it) holding any of ``values``."""
+    from ._bodies import BODY_REF_PREFIX
+
+    refs = re.findall(re.escape(BODY_REF_PREFIX) + rb"(\S+)", path.read_bytes())
+    files = [path, *(path.parent / ref.decode() for ref in refs)]
+    for file in files:
+        content = file.read_bytes()
+        if any(value.encode() in content for value in values if value):
+            path.unlink()
+            raise RuntimeError(f"{file} holds a real name or credential; removed {path}")
+
+
+class _Aliased:
+    """A transport that sends requests for some hosts to another host (same scheme, port)."""
+
+    def __init__(self, inner: httpx.BaseTransport, aliases: Mapping[str, str]) -> None:
+        self._inner = inner
+        self._aliases = dict(aliases)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import httpx
+
+        host = self._aliases.get(request.url.host)
+        if host is not None:
+            request = httpx.Request(
+                request.method,
+                request.url.copy_with(host=host),
+                headers=request.headers,
+                content=request.read(),
+            )
+        return self._inner.handle_request(request)
+
+
+class _Transport(Protocol):
+    def handle_request(self, request: httpx.Request) -> httpx.Response: ...
+
+
+def as_received(transport: _Transport) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler that returns what a client received, even when the body broke off.
+
+    vcrpy records nothing for a response whose body raises; a socket client would have kept
+    the bytes read before the break, with the full ``Content-Length``. Recording that makes a
+    truncated download replay as a truncated download.
+    """
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = transport.handle_request(request)
+        received = bytearray()
+        try:
+            for chunk in response.stream:  # type: ignore[union-attr]
+                received += chunk
+        except httpx.TransportError:
+            pass
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(received)
+        )
+
+    return handle
