@@ -15,7 +15,8 @@ import pytest
 import respx
 from _kit.clock import FakeClock, SleepRecorder
 from _kit.keys import make_api_key
-from _kit.wire import AdapterFactory, Wire
+from _kit.sdk import WireSubmit, gemini_wire
+from _kit.wire import API_BASE, AdapterFactory, Wire
 
 from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
 from veo3_adapter.mp4 import sample_clip
@@ -94,6 +95,12 @@ def make_adapter(
     yield factory
     for adapter in built:
         adapter.close()
+
+
+@pytest.fixture
+def wire_submit(api_key: str, http_client: httpx.Client) -> WireSubmit:
+    """A Gemini API submit through ``http_client`` without the SDK (see ``_kit.sdk``)."""
+    return gemini_wire(http_client, API_BASE, api_key)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 from google import genai
-from google.genai import types
+from google.genai import errors, types
 
+from _kit.sdk import GEMINI_SUBMITS, WireSubmit, gemini_wire
 from veo3_adapter import GeminiVeo3Adapter
 from veo3_adapter.emulator import Emulator
 
@@ -74,3 +75,28 @@ def sdk_client(key: str, base_url: str, http: httpx.Client) -> genai.Client:
         vertexai=False,
         http_options=types.HttpOptions(base_url=base_url, api_version="v1beta", httpx_client=http),
     )
+
+
+def emulator_wire(emulator: Emulator, key: str) -> WireSubmit:
+    """``gemini_wire`` on ``emulator``: in-process, whether or not it also serves on sockets."""
+
+    def submit(prompt: str, model: str) -> str | None:
+        with httpx.Client(transport=emulator.transport()) as http:
+            return gemini_wire(http, lambda: emulator.api_base, key)(prompt, model)
+
+    return submit
+
+
+def generate_videos(
+    sdk: genai.Client, api: Api, prompt: str = "a cat", model: str = MODEL
+) -> types.GenerateVideosOperation:
+    """``sdk.models.generate_videos`` where the installed google-genai submits to the Gemini
+    API (2.x). On 3.x the same request goes through ``api`` and the SDK judges the answer
+    with its own parsers: ``APIError.raise_for_response``, then the operation's converter."""
+    if GEMINI_SUBMITS:
+        return sdk.models.generate_videos(
+            model=model, source=types.GenerateVideosSource(prompt=prompt)
+        )
+    response = api.submit(prompt, model)
+    errors.APIError.raise_for_response(response)
+    return types.GenerateVideosOperation.from_api_response(response.json())

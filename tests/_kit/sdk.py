@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from veo3_adapter import GenerationOptions, JobStatus, Veo3Job, Veo3Orchestrator, write_jobs_json
-from veo3_adapter.store import read_jobs_and_backend
+from veo3_adapter.store import journal_path, read_jobs_and_backend
 
 SDK_VERSION = importlib.metadata.version("google-genai")
 SDK_MAJOR = int(SDK_VERSION.split(".", 1)[0])
@@ -128,7 +128,8 @@ def record_submitted(
     does ``resume``. A refused prompt is not recorded: ``run`` submits it itself."""
     port: GeminiPort = orchestrator.port  # type: ignore[assignment]
     path = orchestrator.jobs_path
-    jobs, backend = read_jobs_and_backend(path) if path.exists() else ([], {})
+    recorded_before = path.exists() or journal_path(path).exists()
+    jobs, backend = read_jobs_and_backend(path) if recorded_before else ([], {})
     by_variant = {job.variant: job for job in jobs}
     recorded: dict[str, Veo3Job] = {}
     for variant, prompt in prompts.items():
@@ -141,6 +142,19 @@ def record_submitted(
     return recorded
 
 
+def before_gemini_run(
+    orchestrator: Veo3Orchestrator,
+    prompts: Mapping[str, str],
+    wire: WireSubmit,
+    *,
+    options: Mapping[str, GenerationOptions] | None = None,
+) -> None:
+    """What ``run_gemini`` does before ``run``, for a run made elsewhere (another process):
+    on 3.x, ``record_submitted``; nothing on 2.x."""
+    if not GEMINI_SUBMITS:
+        record_submitted(orchestrator, prompts, wire, options)
+
+
 def run_gemini(
     orchestrator: Veo3Orchestrator,
     prompts: Mapping[str, str],
@@ -151,6 +165,5 @@ def run_gemini(
     """``orchestrator.run(prompts)`` on the Gemini API, on either major. On 3.x the jobs are
     first submitted through ``wire`` (``record_submitted``), so the run resumes them: it
     polls and downloads as after its own submits, but does not wait before its first poll."""
-    if not GEMINI_SUBMITS:
-        record_submitted(orchestrator, prompts, wire, options)
+    before_gemini_run(orchestrator, prompts, wire, options=options)
     return orchestrator.run(prompts, options=options)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import respx
+from _kit.sdk import WireSubmit, needs_gemini_submit, run_gemini
 
 from veo3_adapter import (
     ConfigurationError,
@@ -132,6 +133,7 @@ def test_a_poll_answer_nested_3000_deep_is_a_typed_poll_error(
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
+@needs_gemini_submit
 def test_a_submit_answer_nested_3000_deep_is_a_typed_submit_error(
     adapter_on: Callable[..., GeminiVeo3Adapter],
 ) -> None:
@@ -243,6 +245,7 @@ def test_a_150_mb_poll_answer_is_cut_off_at_max_answer_bytes(
     assert body.sent <= DEFAULT_MAX_ANSWER_BYTES + BLOCK  # stopped at the first block past it
 
 
+@needs_gemini_submit
 def test_an_announced_length_over_the_limit_is_refused_unread(
     adapter_on: Callable[..., GeminiVeo3Adapter],
 ) -> None:
@@ -350,19 +353,26 @@ def test_the_limits_apply_to_the_adapters_own_calls_only(
     assert big.called
 
 
+def recurse(*args: object, **kwargs: object) -> None:
+    raise RecursionError("maximum recursion depth exceeded")
+
+
 def test_a_recursion_error_inside_the_sdk_is_a_typed_error(
     make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     adapter = make_adapter()
-
-    def recurse(*args: object, **kwargs: object) -> None:
-        raise RecursionError("maximum recursion depth exceeded")
-
     monkeypatch.setattr(adapter._client.operations, "get", recurse)
-    monkeypatch.setattr(adapter._client.models, "generate_videos", recurse)
     with pytest.raises(PollError, match="RecursionError") as info:
         adapter.poll_job(submitted())
     assert info.value.operation_name == NAME
+
+
+@needs_gemini_submit
+def test_a_recursion_error_inside_the_sdks_submit_is_a_typed_error(
+    make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = make_adapter()
+    monkeypatch.setattr(adapter._client.models, "generate_videos", recurse)
     with pytest.raises(SubmitError, match="variant 'a'.*RecursionError"):
         adapter.submit_job("a", "p")
 
@@ -374,6 +384,7 @@ def test_a_run_with_a_hostile_answer_goes_on(
     fake_clock: FakeClock,
     clip: bytes,
     tmp_path: Path,
+    wire_submit: WireSubmit,
 ) -> None:
     names = {"good": wire.op_name("g00dg00dg00d"), "deep": wire.op_name("deepdeepdeep")}
 
@@ -388,7 +399,7 @@ def test_a_run_with_a_hostile_answer_goes_on(
     router.get(wire.op_url(names["deep"])).respond(200, content=nested(3000))
     router.get(wire.file_url()).respond(200, content=clip)
     orch = Veo3Orchestrator(make_adapter(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
-    jobs = {j.variant: j for j in orch.run({"good": "good", "deep": "deep"})}
+    jobs = {j.variant: j for j in run_gemini(orch, {"good": "good", "deep": "deep"}, wire_submit)}
     assert jobs["good"].status is JobStatus.DOWNLOADED
     assert (jobs["deep"].status, jobs["deep"].error_message) == (JobStatus.FAILED, "poll_failed")
     assert "max_answer_depth" in jobs["deep"].error_detail

@@ -3,6 +3,7 @@
 A per-day quota, a retired model and a refused key are each met by the first submit; the
 run sends nothing more, records why for every job, and ``resume()`` sends them once the
 cause is gone. A per-minute quota is waited out (the ``RetryInfo`` delay) and sent again.
+These are Gemini API submits: they run on google-genai 2.x only (``needs_gemini_submit``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import yaml
+from _kit.emulator import emulator_wire
+from _kit.sdk import needs_gemini_submit, submit_gemini
 
 from veo3_adapter import (
     DEFAULT_MODEL,
@@ -118,6 +121,7 @@ def assert_stopped(jobs: dict[str, Veo3Job], first: str, code: ErrorCode, out: P
 # -- an unknown or retired model ---------------------------------------------------------------
 
 
+@needs_gemini_submit
 def test_a_retired_model_is_one_submit_a_clear_detail_and_the_batch_stops(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -138,6 +142,7 @@ def test_a_retired_model_is_one_submit_a_clear_detail_and_the_batch_stops(
     assert noop_sleep.delays == [] and fake_clock.sleep.delays == []
 
 
+@needs_gemini_submit
 def test_a_retired_model_then_resume_with_a_current_one_completes_the_batch(
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -152,6 +157,7 @@ def test_a_retired_model_then_resume_with_a_current_one_completes_the_batch(
 # -- a per-day quota ---------------------------------------------------------------------------
 
 
+@needs_gemini_submit
 def test_a_daily_quota_is_one_submit_then_resume_completes_every_job(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -182,6 +188,7 @@ def test_a_daily_quota_is_one_submit_then_resume_completes_every_job(
     assert emulator.key_leaks == []
 
 
+@needs_gemini_submit
 def test_a_daily_quota_mid_batch_keeps_what_was_sent_and_resume_sends_only_the_rest(
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -200,6 +207,7 @@ def test_a_daily_quota_mid_batch_keeps_what_was_sent_and_resume_sends_only_the_r
     assert {v: j.status for v, j in resumed.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
 
 
+@needs_gemini_submit
 def test_resume_while_the_daily_quota_lasts_stops_again_after_one_submit(
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -214,6 +222,7 @@ def test_resume_while_the_daily_quota_lasts_stops_again_after_one_submit(
 # -- a per-minute quota ------------------------------------------------------------------------
 
 
+@needs_gemini_submit
 def test_a_per_minute_quota_waits_the_retry_info_delay_and_sends_again(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -230,6 +239,7 @@ def test_a_per_minute_quota_waits_the_retry_info_delay_and_sends_again(
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
 
 
+@needs_gemini_submit
 def test_a_per_minute_wait_is_bounded_by_max_retry_after(
     emulator: Emulator, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
 ) -> None:
@@ -241,6 +251,7 @@ def test_a_per_minute_wait_is_bounded_by_max_retry_after(
     assert noop_sleep.delays == [90.0]
 
 
+@needs_gemini_submit
 def test_a_per_minute_quota_that_outlasts_every_attempt_is_not_batch_stopping(
     emulator: Emulator, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
 ) -> None:
@@ -255,11 +266,11 @@ def test_a_per_minute_quota_that_outlasts_every_attempt_is_not_batch_stopping(
 
 
 def test_the_rate_limited_scenario_waits_its_retry_info_delay_on_poll(
-    emulator: Emulator, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
+    emulator: Emulator, make_adapter: AdapterFactory, noop_sleep: SleepRecorder, api_key: str
 ) -> None:
     emulator.default = Scenario.named("rate_limited")
     adapter = make_adapter()
-    job = adapter.poll_job(adapter.submit_job("a", "a cat"))
+    job = adapter.poll_job(submit_gemini(adapter, "a", "a cat", emulator_wire(emulator, api_key)))
 
     assert job.status is JobStatus.GENERATED
     assert noop_sleep.delays == [Scenario.named("rate_limited").retry_after]
@@ -268,6 +279,7 @@ def test_the_rate_limited_scenario_waits_its_retry_info_delay_on_poll(
 # -- a key the API refuses ---------------------------------------------------------------------
 
 
+@needs_gemini_submit
 def test_an_invalid_key_is_one_submit_and_the_batch_stops(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -289,6 +301,7 @@ def test_an_invalid_key_is_one_submit_and_the_batch_stops(
 
 
 @pytest.mark.parametrize("status", [401, 403])
+@needs_gemini_submit
 def test_an_unauthorised_key_stops_the_batch(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -308,6 +321,7 @@ def test_an_unauthorised_key_stops_the_batch(
 
 
 @pytest.mark.parametrize("status", [400, 500])
+@needs_gemini_submit
 def test_a_refusal_of_one_job_does_not_stop_the_others(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -339,6 +353,7 @@ def test_a_refusal_of_one_job_does_not_stop_the_others(
     ],
     ids=["daily-quota", "retired-model", "unknown-model", "forbidden"],
 )
+@needs_gemini_submit
 def test_batch_stopping_refusals_are_typed_and_sent_once(
     emulator: Emulator,
     make_adapter: AdapterFactory,
@@ -360,6 +375,7 @@ def test_batch_stopping_refusals_are_typed_and_sent_once(
 # -- the built-in scenario cassette ------------------------------------------------------------
 
 
+@needs_gemini_submit
 def test_the_daily_quota_cassette_records_one_refused_submit(tmp_path: Path) -> None:
     from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
 

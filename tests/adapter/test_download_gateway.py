@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import respx
+from _kit.sdk import gemini_wire, run_gemini
 
 from veo3_adapter import (
     DEFAULT_BASE_URL,
@@ -314,7 +315,8 @@ def test_behind_a_gateway_every_request_goes_to_the_gateway(
             sleep=fake_clock.sleep,
             clock=fake_clock,
         )
-        (job,) = orchestrator.run({"a": "a lighthouse at dusk"})
+        submit = gemini_wire(client, GATEWAY + prefix, api_key)
+        (job,) = run_gemini(orchestrator, {"a": "a lighthouse at dusk"}, submit)
 
     assert job.status is JobStatus.DOWNLOADED, job.error_detail
     assert job.video_uri.startswith(DEFAULT_BASE_URL + "/v1beta/files/")

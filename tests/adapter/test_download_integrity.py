@@ -19,6 +19,8 @@ import google_crc32c
 import httpx
 import pytest
 import respx
+from _kit.emulator import emulator_wire
+from _kit.sdk import run_gemini
 
 from veo3_adapter import (
     DownloadError,
@@ -436,7 +438,8 @@ def test_a_checksum_mismatch_is_download_failed_with_no_clip(
             sleep=fake_clock.sleep,
             clock=fake_clock,
         )
-        (job,) = orchestrator.run({"a": "a lighthouse at dusk"})
+        submit = emulator_wire(emulator, api_key)
+        (job,) = run_gemini(orchestrator, {"a": "a lighthouse at dusk"}, submit)
     assert (job.status, job.error_message) == (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value)
     assert "integrity check" in job.error_detail
     assert f"expected {crc32c(b'another file')}" in job.error_detail

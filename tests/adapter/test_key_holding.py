@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import respx
+from _kit.sdk import gemini_wire, run_gemini
 
 from veo3_adapter import (
     DownloadError,
@@ -147,11 +148,14 @@ def test_a_secret_can_be_passed_in_and_is_revealed_only_into_the_header(
     clip: bytes,
     tmp_path: Path,
 ) -> None:
-    route = router.post(wire.submit_url()).respond(200, json=wire.submitted(wire.op_name()))
+    name = wire.op_name()
+    route = router.get(wire.op_url(name)).respond(200, json=wire.running(name))
     adapter = gemini_adapter(
         Secret(api_key), http_client=http_client, profile=LOCAL_PROFILE, sleep=noop_sleep
     )
-    adapter.submit_job("a", "p")
+    adapter.poll_job(
+        Veo3Job(variant="a", prompt="p", status=JobStatus.SUBMITTED, operation_name=name)
+    )
     assert route.calls[0].request.headers[KEY_HEADER] == api_key
     media = router.get(wire.file_url()).respond(200, content=clip)
     downloader = ClipDownloader(http_client, Secret(api_key), Origin.of(httpx.URL(wire.base)))
@@ -212,7 +216,7 @@ def test_a_key_echoed_into_a_redirect_path_is_in_no_detail_log_or_error(
     client = httpx.Client(transport=httpx.MockTransport(server), follow_redirects=False)
     adapter = make_adapter(api_key=key, http_client=client)
     orch = Veo3Orchestrator(adapter, tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
-    (job,) = orch.run({"a": "a prompt"})
+    (job,) = run_gemini(orch, {"a": "a prompt"}, gemini_wire(client, wire.base, key))
 
     assert (job.status, job.error_message) == (JobStatus.FAILED, "download_failed")
     assert "/download/" in job.error_detail and MARKER in job.error_detail  # named, scrubbed

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import respx
+from _kit.sdk import WireSubmit, needs_gemini_submit, run_gemini
 
 from veo3_adapter import (
     GeminiVeo3Adapter,
@@ -97,20 +98,45 @@ def test_orchestrated_run_with_failures_leaks_nothing(
     fake_clock: FakeClock,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    wire_submit: WireSubmit,
 ) -> None:
     serve_echoing_server(router, wire, clip, api_key)
     orch = Veo3Orchestrator(make_adapter(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
-    jobs = {j.variant: j for j in orch.run({v: v for v in ["ok", "dl403", "gone", "bad"]})}
+    prompts = {v: v for v in ["ok", "dl403", "gone"]}
+    jobs = {j.variant: j for j in run_gemini(orch, prompts, wire_submit)}
 
     assert jobs["ok"].status is JobStatus.DOWNLOADED
     assert jobs["dl403"].error_message == "download_failed"
     assert jobs["gone"].error_message == "operation_not_found"
-    assert jobs["bad"].error_message == "submit_failed"
-    assert "REDACTED" in jobs["bad"].error_detail  # the echo was there, and was scrubbed
-    assert "REDACTED" in jobs["dl403"].error_detail
+    assert "REDACTED" in jobs["dl403"].error_detail  # the echo was there, and was scrubbed
     jobs_text = orch.jobs_path.read_text(encoding="utf-8")
     assert_clean(api_key, caplog, jobs_text, repr(list(jobs.values())))
     assert audit_paths([tmp_path]) == []  # jobs.json, clips, lock: nothing key-shaped
+    assert any(r.name.startswith("httpx") for r in caplog.records)
+    assert any(r.name.startswith("veo3_adapter") for r in caplog.records)
+
+
+@needs_gemini_submit
+def test_an_orchestrated_refused_submit_leaks_nothing(
+    router: respx.MockRouter,
+    wire: Wire,
+    clip: bytes,
+    api_key: str,
+    make_adapter: AdapterFactory,
+    fake_clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    serve_echoing_server(router, wire, clip, api_key)
+    orch = Veo3Orchestrator(make_adapter(), tmp_path, sleep=fake_clock.sleep, clock=fake_clock)
+    jobs = {j.variant: j for j in orch.run({"ok": "ok", "bad": "bad"})}
+
+    assert jobs["ok"].status is JobStatus.DOWNLOADED
+    assert jobs["bad"].error_message == "submit_failed"
+    assert "REDACTED" in jobs["bad"].error_detail  # the echo was there, and was scrubbed
+    jobs_text = orch.jobs_path.read_text(encoding="utf-8")
+    assert_clean(api_key, caplog, jobs_text, repr(list(jobs.values())))
+    assert audit_paths([tmp_path]) == []
     assert any(r.name.startswith("httpx") for r in caplog.records)
     assert any(r.name.startswith("veo3_adapter") for r in caplog.records)
 
@@ -135,7 +161,6 @@ def test_raised_errors_and_their_tracebacks_leak_nothing(
         return Veo3Job(variant="v", prompt="p", status=JobStatus.GENERATED, operation_name=name)
 
     calls: list[Callable[[], object]] = [
-        lambda: adapter.submit_job("bad", "bad"),
         lambda: adapter.download_clip(job(OPS["dl403"]), tmp_path / "v.mp4"),
         lambda: adapter.download_clip(job(OPS["gone"]), tmp_path / "v.mp4"),
         lambda: adapter.poll_job(job("forbidden403")),
@@ -147,8 +172,26 @@ def test_raised_errors_and_their_tracebacks_leak_nothing(
             call()
         errors.append(info.value)
         logging.getLogger("pipeline").exception("step failed")  # what a pipeline would log
-    assert [e.status_code for e in errors] == [400, 403, 404, 403, None]
+    assert [e.status_code for e in errors] == [403, 404, 403, None]
     assert_clean(api_key, caplog, *(error_texts(e) for e in errors), repr(adapter))
+
+
+@needs_gemini_submit
+def test_a_refused_submit_and_its_traceback_leak_nothing(
+    router: respx.MockRouter,
+    wire: Wire,
+    clip: bytes,
+    api_key: str,
+    make_adapter: AdapterFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    serve_echoing_server(router, wire, clip, api_key)
+    adapter = make_adapter()
+    with pytest.raises(Veo3GenerationError) as info:
+        adapter.submit_job("bad", "bad")
+    logging.getLogger("pipeline").exception("step failed")  # what a pipeline would log
+    assert info.value.status_code == 400
+    assert_clean(api_key, caplog, error_texts(info.value), repr(adapter))
 
 
 def test_configuration_errors_do_not_echo_the_key(api_key: str) -> None:

@@ -1,4 +1,7 @@
-"""Submit, poll and download retry through one loop, and every retry is a note for a view."""
+"""Submit, poll and download retry through one loop, and every retry is a note for a view.
+
+The submit's note needs a Gemini API submit: that test runs on google-genai 2.x only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import respx
+from _kit.sdk import needs_gemini_submit
 
 from veo3_adapter import JobStatus, Veo3Job
 from veo3_adapter.retry import NOTE_ATTR, Note
@@ -22,7 +26,7 @@ def notes(caplog: pytest.LogCaptureFixture) -> list[tuple[str, Note]]:
     return [(r.name, getattr(r, NOTE_ATTR)) for r in caplog.records if hasattr(r, NOTE_ATTR)]
 
 
-def test_every_retry_of_submit_poll_and_download_is_a_note(
+def test_every_retry_of_poll_and_download_is_a_note(
     router: respx.MockRouter,
     wire: Wire,
     make_adapter: AdapterFactory,
@@ -32,10 +36,6 @@ def test_every_retry_of_submit_poll_and_download_is_a_note(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     name = wire.op_name()
-    unavailable = httpx.Response(503, json=wire.api_error(503, "busy", "UNAVAILABLE"))
-    router.post(wire.submit_url()).mock(
-        side_effect=[unavailable, httpx.Response(200, json=wire.submitted(name))]
-    )
     router.get(wire.op_url(name)).mock(
         side_effect=[
             httpx.Response(429, headers={"retry-after": "7"}, json={"error": {"code": 429}}),
@@ -47,15 +47,14 @@ def test_every_retry_of_submit_poll_and_download_is_a_note(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(200, content=clip)]
     )
     adapter = make_adapter()
+    job = Veo3Job(variant="a", prompt="a cat", status=JobStatus.SUBMITTED, operation_name=name)
     with caplog.at_level(logging.INFO, logger="veo3_adapter"):
-        job = adapter.submit_job("a", "a cat")
         job = adapter.poll_job(job)
         assert job.status is JobStatus.GENERATED
         adapter.download_clip(job, tmp_path / "a.mp4")
 
-    assert noop_sleep.delays == [1.0, 7.0, 1.0]
+    assert noop_sleep.delays == [7.0, 1.0]
     assert notes(caplog) == [
-        ("veo3_adapter.gemini", Note(kind="retry", what="submit of variant 'a'", delay=1.0)),
         ("veo3_adapter.gemini", Note(kind="retry", what=f"poll of operation {name}", delay=7.0)),
         (
             "veo3_adapter.download",
@@ -63,10 +62,32 @@ def test_every_retry_of_submit_poll_and_download_is_a_note(
         ),
     ]
     messages = [r.getMessage() for r in caplog.records if hasattr(r, NOTE_ATTR)]
-    assert messages[0] == "submit of variant 'a': HTTP 503; retry 1 of 2 in 1.0s"
-    assert messages[1] == f"poll of operation {name}: HTTP 429; retry 1 of 2 in 7.0s"
-    assert messages[2].startswith(f"download of operation {name}: could not reach ")
-    assert messages[2].endswith("(ConnectError); retry 1 of 2 in 1.0s")
+    assert messages[0] == f"poll of operation {name}: HTTP 429; retry 1 of 2 in 7.0s"
+    assert messages[1].startswith(f"download of operation {name}: could not reach ")
+    assert messages[1].endswith("(ConnectError); retry 1 of 2 in 1.0s")
+
+
+@needs_gemini_submit
+def test_every_retry_of_submit_is_a_note(
+    router: respx.MockRouter,
+    wire: Wire,
+    make_adapter: AdapterFactory,
+    noop_sleep: SleepRecorder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unavailable = httpx.Response(503, json=wire.api_error(503, "busy", "UNAVAILABLE"))
+    router.post(wire.submit_url()).mock(
+        side_effect=[unavailable, httpx.Response(200, json=wire.submitted(wire.op_name()))]
+    )
+    with caplog.at_level(logging.INFO, logger="veo3_adapter"):
+        make_adapter().submit_job("a", "a cat")
+
+    assert noop_sleep.delays == [1.0]
+    assert notes(caplog) == [
+        ("veo3_adapter.gemini", Note(kind="retry", what="submit of variant 'a'", delay=1.0)),
+    ]
+    messages = [r.getMessage() for r in caplog.records if hasattr(r, NOTE_ATTR)]
+    assert messages == ["submit of variant 'a': HTTP 503; retry 1 of 2 in 1.0s"]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,8 @@
-"""Submit on the wire: what the request carries, and which failures may be sent again."""
+"""Submit on the wire: what the request carries, and which failures may be sent again.
+
+A Gemini API submit is what most tests here check: they run on google-genai 2.x only
+(``needs_gemini_submit``); configuration and what is refused before sending run on every major.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import respx
+from _kit.sdk import needs_gemini_submit
 
 from veo3_adapter import (
     DEFAULT_MODEL,
@@ -33,6 +38,7 @@ def body_of(route: respx.Route, index: int = 0) -> dict[str, Any]:
     return json.loads(route.calls[index].request.content)  # type: ignore[no-any-return]
 
 
+@needs_gemini_submit
 def test_request_carries_prompt_and_merged_options(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
 ) -> None:
@@ -77,6 +83,7 @@ def test_request_carries_prompt_and_merged_options(
     assert job.created_at == job.updated_at == ""  # time stamps are the orchestrator's
 
 
+@needs_gemini_submit
 def test_two_argument_submit_uses_adapter_defaults(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
 ) -> None:
@@ -94,6 +101,7 @@ def test_two_argument_submit_uses_adapter_defaults(
         (DEFAULT_MODEL, "veo-3.1-fast-generate-001", "veo-3.1-fast-generate-001"),
     ],
 )
+@needs_gemini_submit
 def test_model_selects_the_endpoint(
     router: respx.MockRouter,
     wire: Wire,
@@ -111,6 +119,7 @@ def test_model_selects_the_endpoint(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
+@needs_gemini_submit
 def test_client_errors_raise_submit_error_with_status(
     router: respx.MockRouter,
     wire: Wire,
@@ -130,6 +139,7 @@ def test_client_errors_raise_submit_error_with_status(
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
+@needs_gemini_submit
 def test_server_errors_are_not_retried_on_submit(
     router: respx.MockRouter,
     wire: Wire,
@@ -154,6 +164,7 @@ def test_server_errors_are_not_retried_on_submit(
     ],
     ids=["429", "503"],
 )
+@needs_gemini_submit
 def test_quota_and_unavailable_are_retried_on_submit(
     router: respx.MockRouter,
     wire: Wire,
@@ -172,6 +183,7 @@ def test_quota_and_unavailable_are_retried_on_submit(
     assert noop_sleep.delays == [expected_delay]
 
 
+@needs_gemini_submit
 def test_429_retries_are_bounded(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
 ) -> None:
@@ -183,6 +195,7 @@ def test_429_retries_are_bounded(
     assert noop_sleep.delays == [1.0, 2.0]
 
 
+@needs_gemini_submit
 def test_connect_error_is_retried_because_nothing_was_sent(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
 ) -> None:
@@ -199,6 +212,7 @@ def test_connect_error_is_retried_because_nothing_was_sent(
 @pytest.mark.parametrize(
     "error", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("eof")], ids=repr
 )
+@needs_gemini_submit
 def test_failure_after_sending_is_not_retried(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, error: Exception
 ) -> None:
@@ -209,6 +223,7 @@ def test_failure_after_sending_is_not_retried(
     assert route.call_count == 1
 
 
+@needs_gemini_submit
 def test_answer_without_operation_name_is_a_submit_error(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
 ) -> None:
@@ -217,6 +232,7 @@ def test_answer_without_operation_name_is_a_submit_error(
         make_adapter().submit_job("a", "p")
 
 
+@needs_gemini_submit
 def test_invalid_option_is_refused_before_sending(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory
 ) -> None:
@@ -279,6 +295,7 @@ def quota_429(
         "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
     ],
 )
+@needs_gemini_submit
 def test_a_daily_quota_is_sent_once_and_raises_quota_exhausted(
     router: respx.MockRouter,
     wire: Wire,
@@ -311,6 +328,7 @@ def test_a_daily_quota_is_sent_once_and_raises_quota_exhausted(
     ],
     ids=["per-minute", "no-quota-failure", "message-only", "milliseconds", "no-delay"],
 )
+@needs_gemini_submit
 def test_a_per_minute_quota_waits_the_delay_the_body_asks_for(
     router: respx.MockRouter,
     wire: Wire,
@@ -330,6 +348,7 @@ def test_a_per_minute_quota_waits_the_delay_the_body_asks_for(
     assert noop_sleep.delays == [expected]
 
 
+@needs_gemini_submit
 def test_a_per_minute_wait_is_capped_by_max_retry_after(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
 ) -> None:
@@ -369,6 +388,7 @@ def test_the_wait_falls_back_to_the_message(body: dict[str, Any], expected: floa
     assert retry_delay_from_error_body(body) == pytest.approx(expected)
 
 
+@needs_gemini_submit
 def test_a_retired_model_is_sent_once_and_the_error_names_it_and_the_fix(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, noop_sleep: SleepRecorder
 ) -> None:
@@ -404,6 +424,7 @@ def test_a_retired_model_is_sent_once_and_the_error_names_it_and_the_fix(
         (403, "API_KEY_SERVICE_BLOCKED", True),
     ],
 )
+@needs_gemini_submit
 def test_a_refused_key_stops_the_batch(
     router: respx.MockRouter,
     wire: Wire,
@@ -485,6 +506,7 @@ def test_a_model_that_is_no_model_id_is_refused_before_sending(
 
 
 @pytest.mark.parametrize("model", ["veo-3.1-generate-001", "models/veo-3.1-fast-generate-001"])
+@needs_gemini_submit
 def test_model_ids_with_or_without_the_models_prefix_are_sent(
     router: respx.MockRouter, wire: Wire, make_adapter: AdapterFactory, model: str
 ) -> None:
@@ -494,6 +516,7 @@ def test_model_ids_with_or_without_the_models_prefix_are_sent(
     assert route.called
 
 
+@needs_gemini_submit
 def test_a_run_with_a_bad_model_in_one_job_fails_that_job_only(
     router: respx.MockRouter,
     wire: Wire,

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 from _kit.clock import FakeClock
-from _kit.emulator import MODEL
+from _kit.emulator import MODEL, emulator_wire
+from _kit.sdk import needs_gemini_submit, run_gemini
 
 from veo3_adapter import (
     ErrorCode,
@@ -86,19 +87,20 @@ def pipeline(
 
 
 def run_every_scenario(
-    pipeline: tuple[Veo3Orchestrator, httpx.Client],
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, key: str
 ) -> tuple[Veo3Orchestrator, dict[str, Veo3Job]]:
     """One variant per named scenario, run to the end; the jobs by variant."""
     orchestrator, http = pipeline
     prompts = {variant_of(name): f"a test clip [{name}]" for name in EXPECTED}
     with http:
-        return orchestrator, {job.variant: job for job in orchestrator.run(prompts)}
+        jobs = run_gemini(orchestrator, prompts, emulator_wire(emulator, key))
+        return orchestrator, {job.variant: job for job in jobs}
 
 
 def test_every_scenario_through_the_orchestrator(
-    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
+    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, key: str
 ) -> None:
-    orchestrator, jobs = run_every_scenario(pipeline)
+    orchestrator, jobs = run_every_scenario(pipeline, emulator, key)
 
     for name, (status, code) in EXPECTED.items():
         job = jobs[variant_of(name)]
@@ -124,9 +126,12 @@ def test_every_scenario_through_the_orchestrator(
 
 
 def test_the_emulator_saw_what_each_scenario_scripts(
-    pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator, clock: FakeClock
+    pipeline: tuple[Veo3Orchestrator, httpx.Client],
+    emulator: Emulator,
+    key: str,
+    clock: FakeClock,
 ) -> None:
-    orchestrator, jobs = run_every_scenario(pipeline)
+    orchestrator, jobs = run_every_scenario(pipeline, emulator, key)
     ops = {name: emulator.operations[jobs[variant_of(name)].operation_name] for name in EXPECTED}
 
     assert ops["rate_limited"].poll_failures_served == 1
@@ -151,6 +156,7 @@ def test_the_emulator_saw_what_each_scenario_scripts(
     assert emulator.key_leaks == []
 
 
+@needs_gemini_submit
 def test_a_daily_quota_fails_the_job_and_starts_no_operation(
     pipeline: tuple[Veo3Orchestrator, httpx.Client], emulator: Emulator
 ) -> None:

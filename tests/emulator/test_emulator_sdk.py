@@ -1,4 +1,8 @@
-"""The real google-genai SDK judges the wire: every scenario, parsed into the SDK's types."""
+"""The real google-genai SDK judges the wire: every scenario, parsed into the SDK's types.
+
+google-genai 3.x sends no Gemini API submit; there the submit goes through the wire and the
+SDK's own parsers judge its answer (``_kit.emulator.generate_videos``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import re
 
 import httpx
 import pytest
-from _kit.emulator import MODEL, sdk_client
+from _kit.emulator import MODEL, Api, generate_videos, sdk_client
 from _kit.keys import make_api_key
+from _kit.sdk import needs_gemini_submit
 from google import genai
 from google.genai import errors, types
 
@@ -30,8 +35,10 @@ GETS_A_VIDEO = {
 }
 
 
-def submit(sdk: genai.Client, prompt: str = "a cat surfing") -> types.GenerateVideosOperation:
-    return sdk.models.generate_videos(model=MODEL, source=types.GenerateVideosSource(prompt=prompt))
+def submit(
+    sdk: genai.Client, api: Api, prompt: str = "a cat surfing"
+) -> types.GenerateVideosOperation:
+    return generate_videos(sdk, api, prompt)
 
 
 def poll_until_done(
@@ -52,15 +59,17 @@ def poll_until_done(
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
-def test_every_scenario_parses_in_the_sdk(name: str, emulator: Emulator, sdk: genai.Client) -> None:
+def test_every_scenario_parses_in_the_sdk(
+    name: str, emulator: Emulator, sdk: genai.Client, api: Api
+) -> None:
     emulator.queue(Scenario.named(name, running_polls=1))
     if name in REFUSED:
         with pytest.raises(errors.ClientError) as caught:
-            submit(sdk)
+            submit(sdk, api)
         assert (caught.value.code, caught.value.status) == (429, "RESOURCE_EXHAUSTED")
         assert emulator.operations == {}
         return
-    started = submit(sdk)
+    started = submit(sdk, api)
     assert started.name is not None and OP_NAME_RE.fullmatch(started.name)
     assert not started.done
 
@@ -96,10 +105,10 @@ def test_every_scenario_parses_in_the_sdk(name: str, emulator: Emulator, sdk: ge
 
 
 def test_rate_limited_poll_raises_a_429_the_sdk_understands(
-    emulator: Emulator, sdk: genai.Client
+    emulator: Emulator, sdk: genai.Client, api: Api
 ) -> None:
     emulator.queue(Scenario.named("rate_limited", retry_after=57.238747106))
-    started = submit(sdk)
+    started = submit(sdk, api)
     with pytest.raises(errors.ClientError) as caught:
         sdk.operations.get(operation=started)
     exc = caught.value
@@ -121,11 +130,11 @@ def test_rate_limited_poll_raises_a_429_the_sdk_understands(
     assert sdk.operations.get(operation=started).done is True
 
 
-def test_daily_quota_refuses_every_submit(emulator: Emulator, sdk: genai.Client) -> None:
+def test_daily_quota_refuses_every_submit(emulator: Emulator, sdk: genai.Client, api: Api) -> None:
     emulator.default = Scenario.named("quota_exhausted_daily")
     for _ in range(3):
         with pytest.raises(errors.ClientError) as caught:
-            submit(sdk)
+            submit(sdk, api)
         violation = caught.value.details["error"]["details"][1]["violations"][0]
         assert violation["quotaId"] == "GenerateRequestsPerDayPerProjectPerModel"
         assert violation["quotaDimensions"]["model"] == MODEL
@@ -135,10 +144,10 @@ def test_daily_quota_refuses_every_submit(emulator: Emulator, sdk: genai.Client)
 
 @pytest.mark.parametrize("model", sorted(RETIRED_MODELS) + ["veo-9-imaginary"])
 def test_a_retired_or_unknown_model_is_a_404_like_the_api(
-    emulator: Emulator, sdk: genai.Client, model: str
+    emulator: Emulator, sdk: genai.Client, api: Api, model: str
 ) -> None:
     with pytest.raises(errors.ClientError) as caught:
-        sdk.models.generate_videos(model=model, source=types.GenerateVideosSource(prompt="a cat"))
+        generate_videos(sdk, api, "a cat", model)
     exc = caught.value
     assert (exc.code, exc.status) == (404, "NOT_FOUND")
     assert exc.message == (
@@ -151,17 +160,19 @@ def test_a_retired_or_unknown_model_is_a_404_like_the_api(
 
 @pytest.mark.parametrize("model", sorted(CURRENT_MODELS))
 def test_every_current_model_starts_an_operation_named_after_it(
-    emulator: Emulator, sdk: genai.Client, model: str
+    emulator: Emulator, sdk: genai.Client, api: Api, model: str
 ) -> None:
-    op = sdk.models.generate_videos(model=model, source=types.GenerateVideosSource(prompt="a"))
+    op = generate_videos(sdk, api, "a", model)
     assert op.name is not None
     assert re.fullmatch(rf"models/{re.escape(model)}/operations/[a-z0-9]{{12}}", op.name)
     assert emulator.operations[op.name].model == model
 
 
-def test_running_polls_report_not_done_then_done(emulator: Emulator, sdk: genai.Client) -> None:
+def test_running_polls_report_not_done_then_done(
+    emulator: Emulator, sdk: genai.Client, api: Api
+) -> None:
     emulator.queue(Scenario(running_polls=3))
-    op = submit(sdk)
+    op = submit(sdk, api)
     seen = [bool(sdk.operations.get(operation=op).done) for _ in range(4)]
     assert seen == [False, False, False, True]
     assert emulator.operations[op.name or ""].polls == 4
@@ -178,12 +189,13 @@ def test_running_polls_report_not_done_then_done(emulator: Emulator, sdk: genai.
 def test_poll_failures_come_first_then_the_answer(
     emulator: Emulator,
     sdk: genai.Client,
+    api: Api,
     failures: tuple[int, ...],
     error_type: type[errors.APIError],
     status: str,
 ) -> None:
     emulator.queue(Scenario(poll_failures=failures))
-    op = submit(sdk)
+    op = submit(sdk, api)
     for code in failures:
         with pytest.raises(error_type) as caught:
             sdk.operations.get(operation=op)
@@ -212,21 +224,23 @@ def test_unknown_operation_is_a_404(sdk: genai.Client) -> None:
 def test_refused_submit(
     emulator: Emulator,
     sdk: genai.Client,
+    api: Api,
     status: int,
     error_type: type[errors.APIError],
     google_status: str,
 ) -> None:
     emulator.queue(Scenario(submit_status=status))
     with pytest.raises(error_type) as caught:
-        submit(sdk)
+        submit(sdk, api)
     assert (caught.value.code, caught.value.status) == (status, google_status)
     assert emulator.operations == {}
 
 
 def test_wrong_key_is_refused_like_google(emulator: Emulator, http: httpx.Client) -> None:
-    intruder = sdk_client(make_api_key(), emulator.api_base, http)
+    wrong = make_api_key()
+    intruder = sdk_client(wrong, emulator.api_base, http)
     with pytest.raises(errors.ClientError) as caught:
-        submit(intruder)
+        submit(intruder, Api(http, emulator, wrong))
     exc = caught.value
     # The real service answers a bad API key with 400, not 401 (reason API_KEY_INVALID).
     assert (exc.code, exc.status) == (400, "INVALID_ARGUMENT")
@@ -269,9 +283,9 @@ def test_missing_key_is_refused_in_the_google_error_shape(
 
 
 def test_every_endpoint_wants_the_key(
-    emulator: Emulator, sdk: genai.Client, http: httpx.Client
+    emulator: Emulator, sdk: genai.Client, api: Api, http: httpx.Client
 ) -> None:
-    op = submit(sdk)
+    op = submit(sdk, api)
     done = sdk.operations.get(operation=op)
     assert done.result is not None and done.result.generated_videos
     uri = done.result.generated_videos[0].video.uri  # type: ignore[union-attr]
@@ -283,12 +297,14 @@ def test_every_endpoint_wants_the_key(
 def test_without_a_fixed_key_any_key_is_accepted() -> None:
     emulator = Emulator(None, seed=1)
     with httpx.Client(transport=emulator.transport()) as http:
-        op = submit(sdk_client(make_api_key(), emulator.api_base, http))
+        any_key = make_api_key()
+        op = submit(sdk_client(any_key, emulator.api_base, http), Api(http, emulator, any_key))
         assert op.name in emulator.operations
         response = http.get(f"{emulator.api_base}/v1beta/{op.name}")
         assert response.status_code == 403
 
 
+@needs_gemini_submit
 def test_the_sdk_sends_its_config_as_parameters(emulator: Emulator, sdk: genai.Client) -> None:
     op = sdk.models.generate_videos(
         model=MODEL,
@@ -308,8 +324,8 @@ def test_the_sdk_sends_its_config_as_parameters(emulator: Emulator, sdk: genai.C
     }
 
 
-def _video(sdk: genai.Client) -> types.Video:
-    done = sdk.operations.get(operation=submit(sdk))
+def _video(sdk: genai.Client, api: Api) -> types.Video:
+    done = sdk.operations.get(operation=submit(sdk, api))
     assert done.result is not None and done.result.generated_videos
     video = done.result.generated_videos[0].video
     assert video is not None
@@ -317,11 +333,11 @@ def _video(sdk: genai.Client) -> types.Video:
 
 
 def test_sdk_download_stops_at_the_redirect_unless_its_client_follows(
-    emulator: Emulator, key: str, sdk: genai.Client
+    emulator: Emulator, key: str, sdk: genai.Client, api: Api
 ) -> None:
     """DESIGN facts 3 and 4: a client that does not follow redirects meets the 302 (as
     python-genai#1946 reports); one that follows gets the video, key kept on one origin."""
-    video = _video(sdk)
+    video = _video(sdk, api)
     with pytest.raises(errors.APIError) as caught:
         sdk.files.download(file=video)  # our client does not follow redirects
     assert caught.value.code == 302
@@ -334,10 +350,10 @@ def test_sdk_download_stops_at_the_redirect_unless_its_client_follows(
 
 
 def test_sdk_following_a_cross_origin_redirect_leaks_the_key(
-    emulator: Emulator, key: str, sdk: genai.Client
+    emulator: Emulator, key: str, sdk: genai.Client, api: Api
 ) -> None:
     emulator.default = Scenario.named("cross_origin_redirect")
-    video = _video(sdk)
+    video = _video(sdk, api)
     following = httpx.Client(transport=emulator.transport(), follow_redirects=True)
     with following, pytest.raises(errors.ClientError) as leaked:
         sdk_client(key, emulator.api_base, following).files.download(file=video)
@@ -345,10 +361,8 @@ def test_sdk_following_a_cross_origin_redirect_leaks_the_key(
     assert [leak.where for leak in emulator.key_leaks] == ["header x-goog-api-key"]
 
 
-def test_model_comes_from_the_path(emulator: Emulator, sdk: genai.Client) -> None:
-    op = sdk.models.generate_videos(
-        model="veo-3.1-fast-generate-001", source=types.GenerateVideosSource(prompt="a dog")
-    )
+def test_model_comes_from_the_path(emulator: Emulator, sdk: genai.Client, api: Api) -> None:
+    op = generate_videos(sdk, api, "a dog", "veo-3.1-fast-generate-001")
     assert op.name is not None and op.name.startswith(
         "models/veo-3.1-fast-generate-001/operations/"
     )

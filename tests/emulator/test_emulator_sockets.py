@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 from _kit.clock import FakeClock
-from _kit.emulator import AdapterFactory, Api
+from _kit.emulator import AdapterFactory, Api, emulator_wire
+from _kit.sdk import WireSubmit, submit_gemini
 
 from veo3_adapter import DownloadError, JobStatus
 from veo3_adapter.emulator import DEFAULT_API_BASE, Emulator, Scenario, serve_forever
@@ -18,12 +19,22 @@ from veo3_adapter.mp4 import looks_like_mp4, sample_clip
 MB = 1024 * 1024
 
 
+@pytest.fixture
+def wire(emulator: Emulator, key: str) -> WireSubmit:
+    return emulator_wire(emulator, key)
+
+
 def run_adapter(
-    make_adapter: AdapterFactory, base_url: str, dest: Path, prompt: str = "a cat"
+    make_adapter: AdapterFactory,
+    base_url: str,
+    dest: Path,
+    wire: WireSubmit,
+    prompt: str = "a cat",
 ) -> int:
-    """Submit, poll until generated and download with the real adapter; return the size."""
+    """Submit (through the wire where the SDK cannot), poll until generated and download
+    with the real adapter; return the size."""
     adapter = make_adapter(base_url)
-    job = adapter.submit_job("clip", prompt)
+    job = submit_gemini(adapter, "clip", prompt, wire)
     for _ in range(10):
         job = adapter.poll_job(job)
         if job.status is not JobStatus.SUBMITTED:
@@ -44,12 +55,12 @@ def test_serve_points_the_emulator_at_two_sockets(emulator: Emulator) -> None:
 
 
 def test_adapter_end_to_end_over_sockets(
-    emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    emulator: Emulator, make_adapter: AdapterFactory, wire: WireSubmit, tmp_path: Path
 ) -> None:
     emulator.default = Scenario(running_polls=2)
     dest = tmp_path / "clip.mp4"
     with emulator.serve() as base_url:
-        assert run_adapter(make_adapter, base_url, dest) == len(sample_clip())
+        assert run_adapter(make_adapter, base_url, dest, wire) == len(sample_clip())
     assert dest.read_bytes() == sample_clip()
     assert emulator.key_leaks == []
     assert [(r.origin, r.status) for r in emulator.requests][-2:] == [
@@ -71,7 +82,7 @@ def test_video_uri_and_redirect_name_the_sockets(api: Api, emulator: Emulator) -
 
 
 def test_dropped_connection_over_sockets(
-    api: Api, emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    api: Api, emulator: Emulator, make_adapter: AdapterFactory, wire: WireSubmit, tmp_path: Path
 ) -> None:
     emulator.default = Scenario(video_size=2 * MB, drop_at=MB)
     with emulator.serve(), httpx.Client() as http:
@@ -90,7 +101,7 @@ def test_dropped_connection_over_sockets(
 
         emulator.default = Scenario(video_size=2 * MB, drop_at=MB)
         dest = tmp_path / "clip.mp4"
-        assert run_adapter(make_adapter, emulator.api_base, dest) == 2 * MB
+        assert run_adapter(make_adapter, emulator.api_base, dest, wire) == 2 * MB
     assert looks_like_mp4(dest.read_bytes()[:8])
     assert emulator.key_leaks == []
 
@@ -100,6 +111,7 @@ def test_truncated_body_over_sockets(
     api: Api,
     emulator: Emulator,
     make_adapter: AdapterFactory,
+    wire: WireSubmit,
     tmp_path: Path,
     ranges: bool,
 ) -> None:
@@ -118,7 +130,7 @@ def test_truncated_body_over_sockets(
         assert received == MB + MB // 2  # a clean close delivers every byte before it
 
         dest = tmp_path / "clip.mp4"
-        assert run_adapter(make_adapter, emulator.api_base, dest) == 3 * MB
+        assert run_adapter(make_adapter, emulator.api_base, dest, wire) == 3 * MB
     media = [r.status for r in emulator.requests if r.origin == "download"]
     if ranges:  # the adapter resumed with a range after the cut instead of starting over
         assert media[-2:] == [200, 206]
@@ -128,13 +140,13 @@ def test_truncated_body_over_sockets(
 
 
 def test_five_megabytes_over_sockets_with_ranges(
-    api: Api, emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    api: Api, emulator: Emulator, make_adapter: AdapterFactory, wire: WireSubmit, tmp_path: Path
 ) -> None:
     size = 5 * MB
     emulator.default = Scenario.named("ranged_download", video_size=size)
     dest = tmp_path / "big.mp4"
     with emulator.serve() as base_url, httpx.Client() as http:
-        assert run_adapter(make_adapter, base_url, dest) == size
+        assert run_adapter(make_adapter, base_url, dest, wire) == size
         sockets = Api(http, emulator, api.key)
         location = sockets.location()
         whole = sockets.media(location).content
@@ -147,11 +159,11 @@ def test_five_megabytes_over_sockets_with_ranges(
 
 
 def test_permanent_download_error_over_sockets(
-    emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    emulator: Emulator, make_adapter: AdapterFactory, wire: WireSubmit, tmp_path: Path
 ) -> None:
     emulator.default = Scenario.named("download_forbidden")
     with emulator.serve() as base_url, pytest.raises(DownloadError) as caught:
-        run_adapter(make_adapter, base_url, tmp_path / "clip.mp4")
+        run_adapter(make_adapter, base_url, tmp_path / "clip.mp4", wire)
     assert caught.value.status_code == 403
     assert not (tmp_path / "clip.mp4").exists()
 
@@ -167,12 +179,12 @@ def test_key_leak_over_sockets(api: Api, emulator: Emulator, key: str) -> None:
 
 
 def test_cross_origin_redirect_end_to_end_over_sockets(
-    emulator: Emulator, make_adapter: AdapterFactory, tmp_path: Path
+    emulator: Emulator, make_adapter: AdapterFactory, wire: WireSubmit, tmp_path: Path
 ) -> None:
     emulator.default = Scenario.named("cross_origin_redirect")
     dest = tmp_path / "clip.mp4"
     with emulator.serve() as base_url:
-        assert run_adapter(make_adapter, base_url, dest) == len(sample_clip())
+        assert run_adapter(make_adapter, base_url, dest, wire) == len(sample_clip())
     assert dest.read_bytes() == sample_clip()
     assert emulator.key_leaks == []
 

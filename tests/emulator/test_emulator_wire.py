@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _kit.emulator import MODEL, AdapterFactory, Api
+from _kit.sdk import gemini_wire, submit_gemini
 
 from veo3_adapter import JobStatus
 from veo3_adapter.emulator import Emulator, Scenario
@@ -148,7 +149,10 @@ def test_the_key_reaches_the_api_origin_on_both_hops_and_nowhere_else(
     recorder = Recorder(emulator.transport(), key)
     with httpx.Client(transport=recorder, follow_redirects=False) as http:
         adapter = make_adapter(emulator.api_base, http)
-        job = adapter.poll_job(adapter.submit_job("clip", "a cat"))
+        submitted = submit_gemini(
+            adapter, "clip", "a cat", gemini_wire(http, emulator.api_base, key)
+        )
+        job = adapter.poll_job(submitted)
         assert job.status is JobStatus.GENERATED
         adapter.download_clip(job, tmp_path / "clip.mp4")
     assert (tmp_path / "clip.mp4").read_bytes() == sample_clip()

@@ -4,7 +4,9 @@ for every logger: it appears in no file, no log record and no exception text.
 
 The emulator here is the worst server there is: every API error it sends quotes the key it
 received, in the message and in the details. tests/adapter/test_no_secret_leaks.py does the
-same against respx; this runs the real HTTP stack, the orchestrator and the recorder.
+same against respx; this runs the real HTTP stack, the orchestrator and the recorder. On
+google-genai 3.x, which sends no Gemini API submit, runs start from jobs submitted through
+the wire, and the recorder (which submits) is not run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _kit.emulator import emulator_wire
 from _kit.faults import (
     AdapterMaker,
     FaultyEmulator,
@@ -25,6 +28,7 @@ from _kit.faults import (
     secret_forms,
     set_video_uri,
 )
+from _kit.sdk import needs_gemini_submit, run_gemini, submit_gemini
 
 from veo3_adapter import (
     ConfigurationError,
@@ -164,7 +168,7 @@ def test_canary_through_every_scenario_and_a_resume(
         # First: a batch-stopping scenario (the daily quota) sends nothing after it.
         prompts = {"stalled": "a clip [stalled]", **prompts}
     orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, sleep=lambda _s: None)
-    jobs = orchestrator.run(prompts)
+    jobs = run_gemini(orchestrator, prompts, emulator_wire(emulator, canary.key))
     by_variant = {job.variant: job for job in jobs}
     assert by_variant["expired"].error_message == "download_failed"
     if wire == "sockets":
@@ -186,6 +190,7 @@ def test_canary_through_every_scenario_and_a_resume(
     canary.check(loggers=("httpx", "httpcore", "veo3_adapter") if wire == "sockets" else ())
 
 
+@needs_gemini_submit
 def test_canary_through_record_mode(canary: Canary, tmp_path: Path) -> None:
     from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
 
@@ -224,9 +229,10 @@ def test_canary_through_every_failure_path(
     emulator.rewrite("[dl-long]", Side.DOWNLOAD, understate)
     emulator.rewrite("[dl-uri]", Side.API, set_video_uri(f"https://evil.example/v?key={key}"))
     adapter = make_adapter(emulator.api_base, transport=emulator.transport())
+    wire = emulator_wire(emulator, key)
 
     def generated(prompt: str) -> Veo3Job:
-        job = adapter.submit_job("v", prompt)
+        job = submit_gemini(adapter, "v", prompt, wire)
         for _ in range(5):
             job = adapter.poll_job(job)
         assert job.status is JobStatus.GENERATED, job
@@ -236,7 +242,7 @@ def test_canary_through_every_failure_path(
     for match in ("[submit400]", "[submit429]", "[submit500]", "[submit503]"):
         canary.expect(Veo3Error, lambda m=match: adapter.submit_job("v", m))  # type: ignore[misc]
     for match in ("[poll403]", "[poll5xx]"):
-        job = adapter.submit_job("v", match)
+        job = submit_gemini(adapter, "v", match, wire)
         canary.expect(Veo3Error, lambda j=job: adapter.poll_job(j))  # type: ignore[misc]
     missing = Veo3Job(variant="v", prompt="p", operation_name="operations/nosuchoperation")
     canary.jobs([adapter.poll_job(missing)])  # 404: operation_not_found, quoting the key
@@ -270,7 +276,9 @@ def test_canary_through_every_failure_path(
     # The orchestrator's own errors, and every job state written down.
     out = tmp_path / "out"
     orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, timeout=0, sleep=lambda _s: 0)
-    jobs = orchestrator.run({"ok": "a fine clip", **{m.strip("[]"): m for m in rules}})
+    jobs = run_gemini(
+        orchestrator, {"ok": "a fine clip", **{m.strip("[]"): m for m in rules}}, wire
+    )
     assert {j.status for j in jobs} == {JobStatus.DOWNLOADED, JobStatus.FAILED}
     canary.jobs(jobs)
     canary.texts.append(repr(adapter))
@@ -306,8 +314,9 @@ def test_a_key_cut_in_half_by_the_error_snippet_is_still_redacted(
         emulator.rule(f"[cut{left}]", Scenario(download_status=403))
         emulator.rewrite(f"[cut{left}]", Side.API, quote)
     adapter = make_adapter(emulator.api_base, transport=emulator.transport())
+    wire = emulator_wire(emulator, key)
     for left in kept:
-        job = adapter.poll_job(adapter.submit_job("v", f"a clip [cut{left}]"))
+        job = adapter.poll_job(submit_gemini(adapter, "v", f"a clip [cut{left}]", wire))
         canary.expect(Veo3Error, lambda j=job: adapter.download_clip(j, tmp_path / "c.mp4"))  # type: ignore[misc]
     assert all("HTTP 403" in str(e) and "xxxxxxxx" in str(e) for e in canary.errors)
     canary.check(loggers=("veo3_adapter",))

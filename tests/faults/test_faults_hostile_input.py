@@ -25,6 +25,7 @@ from _kit.faults import (
     set_video_uri,
     tree,
 )
+from _kit.sdk import gemini_wire, run_gemini
 
 from veo3_adapter import (
     ErrorCode,
@@ -66,6 +67,11 @@ class Rig:
 
     def orchestrator(self, out: Path) -> Veo3Orchestrator:
         return Veo3Orchestrator(self.adapter, out, poll_interval=0, sleep=lambda _s: None)
+
+    def run(self, out: Path, prompts: dict[str, str]) -> list[Veo3Job]:
+        """A run (from jobs submitted through the wire where the SDK cannot submit)."""
+        submit = gemini_wire(self.client, DEFAULT_API_BASE, self.key)
+        return run_gemini(self.orchestrator(out), prompts, submit)
 
     def assert_key_only_to_the_api(self) -> None:
         for sent in self.wire.sent:
@@ -228,7 +234,7 @@ def test_hostile_operation_names_in_jobs_json_fail_their_jobs_and_send_nothing(
     rig: Rig, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    (good,) = rig.orchestrator(out).run({"good": "a clip"})
+    (good,) = rig.run(out, {"good": "a clip"})
     assert good.status is JobStatus.DOWNLOADED
     hostile = {
         "polling": ("https://evil.example/operations/x", JobStatus.SUBMITTED, "poll_failed"),
@@ -270,7 +276,7 @@ def test_a_hostile_operation_name_from_the_server_is_never_requested(
 
     rig.emulator.rewrite("[evil]", Side.API, json_rewrite(evil_name))
     out = tmp_path / "out"
-    jobs = {j.variant: j for j in rig.orchestrator(out).run({"evil": "[evil]", "good": "fine"})}
+    jobs = {j.variant: j for j in rig.run(out, {"evil": "[evil]", "good": "fine"})}
 
     assert (jobs["evil"].status, jobs["evil"].error_message) == (JobStatus.FAILED, "poll_failed")
     assert jobs["good"].status is JobStatus.DOWNLOADED
@@ -312,7 +318,7 @@ def test_hostile_video_uri_fails_its_job_sends_no_key_and_writes_nothing_outside
     out = tmp_path / "out"
     before = tree(tmp_path)
     prompts = {"hostile": "a clip [hostile]", "good": "a clip"}
-    jobs = {job.variant: job for job in rig.orchestrator(out).run(prompts)}
+    jobs = {job.variant: job for job in rig.run(out, prompts)}
 
     bad = jobs["hostile"]
     assert (bad.status, bad.error_message) == (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value)

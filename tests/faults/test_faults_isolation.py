@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 import pytest
+from _kit.emulator import emulator_wire
 from _kit.faults import AdapterMaker, ServedFactory, expected_clip, partials
+from _kit.sdk import run_gemini
 
 from veo3_adapter import (
     ErrorCode,
@@ -292,12 +294,13 @@ def test_a_full_disk_on_the_real_download_fails_only_that_clip(
     fake_clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    api_key: str,
 ) -> None:
     emulator = served()
     emulator.rule("paper boat", Scenario(video_size=300_000, chunk_size=16 * 1024))
     _failing_clip_writes(monkeypatch, errno.ENOSPC, "faulty")
     orch = _orchestrator(make_adapter(emulator.api_base), tmp_path, fake_clock)
-    jobs = _by_variant(orch.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orch, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     assert (faulty.status, faulty.error_message) == (JobStatus.FAILED, "download_failed")

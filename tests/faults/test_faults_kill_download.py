@@ -14,7 +14,9 @@ import os
 import signal
 from pathlib import Path
 
+from _kit.emulator import emulator_wire
 from _kit.faults import AdapterMaker, ForkServer, ServedFactory, expected_clip, partials, wait_until
+from _kit.sdk import before_gemini_run, run_gemini
 
 from veo3_adapter import JobStatus, Veo3Orchestrator, read_jobs_json
 from veo3_adapter.emulator import Scenario
@@ -71,6 +73,7 @@ def test_download_killed_at_20_offsets_never_leaves_a_partial_clip(
     slack = max(io.DEFAULT_BUFFER_SIZE, os.statvfs(tmp_path).f_bsize)
     emulator = served(default=Scenario(video_size=SIZE, chunk_size=64 * 1024))
     adapter = make_adapter(emulator.api_base)
+    wire = emulator_wire(emulator, api_key)
     killed_mid_body = 0
     for index, offset in enumerate(OFFSETS):
         out = tmp_path / f"kill-{index:02d}"
@@ -82,6 +85,8 @@ def test_download_killed_at_20_offsets_never_leaves_a_partial_clip(
             clips.mkdir(parents=True)
             dest.write_bytes(old_clip)
         hold = emulator.hold(f"[kill {index}]", offset)
+        orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, sleep=_no_wait)
+        before_gemini_run(orchestrator, {"clip": prompt}, wire)  # the worker runs it
         pid = fork_server.start(
             "download",
             base_url=emulator.api_base,
@@ -126,9 +131,8 @@ def test_download_killed_at_20_offsets_never_leaves_a_partial_clip(
         assert recorded["clip"].operation_name == op_name
 
         # The next run removes what the killed one left and finishes the clip.
-        orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, sleep=_no_wait)
         if index % 2:
-            (job,) = orchestrator.run({"clip": prompt + " again"})
+            (job,) = run_gemini(orchestrator, {"clip": prompt + " again"}, wire)
             clip = expected_clip(emulator, job.operation_name)
         else:
             (job,) = orchestrator.resume()

@@ -5,7 +5,8 @@ ends in its documented state (DOWNLOADED after a retry or a resume, or FAILED wi
 The media server honours ``Range`` only where a test says ``ranges=True`` (the live one
 announces no ranges); the downloader then resumes where a body broke, else starts over.
 Waits are recorded, not slept (the adapter's ``sleep`` and the orchestrator's clock are
-fakes); only the read-timeout tests wait for real, 0.2 s per timeout.
+fakes); only the read-timeout tests wait for real, 0.2 s per timeout. On google-genai 3.x,
+which sends no Gemini API submit, the runs start from jobs submitted through the wire.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from _kit.emulator import emulator_wire
 from _kit.faults import AdapterMaker, FaultyEmulator, ServedFactory, expected_clip, partials, tree
+from _kit.sdk import needs_gemini_submit, record_submitted, run_gemini
 
 from veo3_adapter import ErrorCode, JobStatus, Veo3Job, Veo3Orchestrator, read_jobs_json
 from veo3_adapter.emulator import Scenario, Side
@@ -103,11 +106,12 @@ def test_connection_reset_mid_body_is_retried(
     out: Path,
     ranges: bool,
     statuses: list[int],
+    api_key: str,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(video_size=1_000_000, drop_at=300_000, ranges=ranges))
     orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     assert faulty.status is JobStatus.DOWNLOADED, faulty.error_detail
@@ -125,13 +129,14 @@ def test_a_body_that_stalls_once_hits_the_read_timeout_and_is_resumed(
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
+    api_key: str,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(video_size=800_000, ranges=True))
     hold = emulator.hold("[fault]", 250_000)  # the first body stops sending, connection open
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, read_timeout=0.2)
     orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     assert hold.held == 1
     faulty = jobs["faulty"]
@@ -149,13 +154,14 @@ def test_a_body_that_stalls_every_time_fails_only_its_job_and_resume_recovers(
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
+    api_key: str,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(video_size=800_000))
     hold = emulator.hold("[fault]", 1000, times=3)
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, read_timeout=0.2, attempts=3)
     orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     assert hold.held == 3
     _assert_failed_download(orchestrator, jobs["faulty"], "ReadTimeout", "after 3 attempts")
@@ -175,11 +181,12 @@ def test_a_5xx_storm_longer_than_the_retries_fails_the_download_then_resume_gets
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
+    api_key: str,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(download_failures=(500, 502, 503, 500, 503)))
     orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "HTTP 503", "after 3 attempts")
@@ -201,20 +208,24 @@ def test_a_5xx_storm_on_polls_keeps_the_job_waiting_until_it_passes(
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
+    api_key: str,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(poll_failures=(500, 503, 502, 500, 504, 503, 500)))
     orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
+    # Submitted beforehand on every major: the run resumes them, and polls at once.
+    record_submitted(orchestrator, PROMPTS, emulator_wire(emulator, api_key))
     jobs = _by_variant(orchestrator.run(PROMPTS))
 
     faulty = jobs["faulty"]
     assert faulty.status is JobStatus.DOWNLOADED, faulty.error_detail
     assert emulator.operations[faulty.operation_name].poll_failures_served == 7
     assert noop_sleep.delays == [1.0, 2.0, 1.0, 2.0, 1.0]  # 3 + 3 + 1 failures in 3 rounds
-    assert fake_clock.sleep.delays == [10.0] * 3  # the orchestrator waited between rounds
+    assert fake_clock.sleep.delays == [10.0] * 2  # the orchestrator waited between rounds
     _assert_others_fine(emulator, orchestrator, jobs)
 
 
+@needs_gemini_submit
 def test_a_5xx_storm_on_submit_fails_only_that_submit(
     served: ServedFactory,
     make_adapter: AdapterMaker,
@@ -235,7 +246,8 @@ def test_a_5xx_storm_on_submit_fails_only_that_submit(
     _assert_others_fine(emulator, orchestrator, jobs)
 
 
-def test_429_with_retry_after_is_waited_out_on_submit_poll_and_download(
+@needs_gemini_submit
+def test_429_with_retry_after_is_waited_out_on_submit(
     served: ServedFactory,
     make_adapter: AdapterMaker,
     fake_clock: FakeClock,
@@ -253,22 +265,37 @@ def test_429_with_retry_after_is_waited_out_on_submit_poll_and_download(
 
     emulator.rule(first_submit, Scenario(submit_status=429, retry_after=5))
     emulator.rule("[alpha]", Scenario())
-    emulator.rule("[poll429]", Scenario(poll_failures=(429,), retry_after=9))
-    emulator.rule("[download429]", Scenario(download_failures=(429,), retry_after=7))
-    prompts = {
-        "alpha": PROMPTS["alpha"],
-        "s": "a clip [submit429]",
-        "p": "a clip [poll429]",
-        "d": "a clip [download429]",
-    }
+    prompts = {"alpha": PROMPTS["alpha"], "s": "a clip [submit429]"}
     orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
     jobs = _by_variant(orchestrator.run(prompts))
 
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(prompts, JobStatus.DOWNLOADED)
+    assert noop_sleep.delays == [5.0]  # backoff alone would wait 1 s: Retry-After asked for 5
+    assert [r.status for r in emulator.requests if r.status == 429] == [429]
+    assert partials(out) == []
+
+
+def test_429_with_retry_after_is_waited_out_on_poll_and_download(
+    served: ServedFactory,
+    make_adapter: AdapterMaker,
+    fake_clock: FakeClock,
+    noop_sleep: SleepRecorder,
+    out: Path,
+    api_key: str,
+) -> None:
+    emulator = served()
+    emulator.rule("[alpha]", Scenario())
+    emulator.rule("[poll429]", Scenario(poll_failures=(429,), retry_after=9))
+    emulator.rule("[download429]", Scenario(download_failures=(429,), retry_after=7))
+    prompts = {"alpha": PROMPTS["alpha"], "p": "a clip [poll429]", "d": "a clip [download429]"}
+    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
+    jobs = _by_variant(run_gemini(orchestrator, prompts, emulator_wire(emulator, api_key)))
+
+    assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(prompts, JobStatus.DOWNLOADED)
     # Backoff alone would wait 1 s; each Retry-After asked for longer and got it, in order:
-    # the submit, then (poll, download) per variant.
-    assert noop_sleep.delays == [5.0, 9.0, 7.0]
-    assert [r.status for r in emulator.requests if r.status == 429] == [429] * 3
+    # (poll, download) per variant.
+    assert noop_sleep.delays == [9.0, 7.0]
+    assert [r.status for r in emulator.requests if r.status == 429] == [429] * 2
     assert partials(out) == []
 
 
@@ -278,6 +305,7 @@ def test_a_short_body_on_every_attempt_fails_the_download_then_resume_gets_it(
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
+    api_key: str,
 ) -> None:
     # Content-Length says 500 000; three bodies in a row end after 100 000 bytes.
     emulator = served()
@@ -285,7 +313,7 @@ def test_a_short_body_on_every_attempt_fails_the_download_then_resume_gets_it(
         emulator, Scenario(video_size=500_000, truncate_at=100_000, truncate_times=3, ranges=True)
     )
     orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "after 3 attempts", "300000 bytes")
@@ -321,7 +349,7 @@ def test_a_body_longer_than_its_content_length_is_refused_not_retried(
     emulator.rewrite("[fault]", Side.DOWNLOAD, understate)
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, transport=emulator.transport())
     orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "more than the 99000 announced")
@@ -335,13 +363,14 @@ def test_a_404_after_the_file_expired_fails_only_the_refetch(
     make_adapter: AdapterMaker,
     fake_clock: FakeClock,
     out: Path,
+    api_key: str,
 ) -> None:
     clock = EmulatorClock()
     emulator = served(clock=clock)
     two_days = 2 * 24 * 3600.0
     _script(emulator, Scenario(file_ttl=two_days))
     orchestrator = _orchestrator(make_adapter(emulator.api_base), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
 
     orchestrator.clip_path("faulty").unlink()  # lost locally, and the server's copy expires

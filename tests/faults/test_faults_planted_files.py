@@ -19,7 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _kit.emulator import emulator_wire
 from _kit.faults import AdapterMaker, ServedFactory, tree
+from _kit.sdk import run_gemini
 
 from veo3_adapter import (
     ErrorCode,
@@ -319,7 +321,7 @@ def _newer_jobs(clips: Path, how: str) -> Path:
         path.write_text(f'{{"version": 1, "jobs": [{_json({**job, "thumbnail": "a.png"})}]}}\n')
         return path
     if how == "option":
-        job["options"] = {"seed": 7}
+        job["options"] = {"fps": 24}
         path.write_text(f'{{"version": 1, "jobs": [{_json(job)}]}}\n')
         return path
     path.write_text(f'{{"version": 1, "jobs": [{_json(job)}]}}\n')
@@ -338,7 +340,7 @@ def test_a_newer_releases_jobs_file_is_read_but_never_rewritten(out: Path, how: 
     clips.mkdir(parents=True)
     newer = _newer_jobs(clips, how)
     files = {p.name: p.read_bytes() for p in clips.iterdir()}
-    needle = {"version": "version 2", "option": "'seed'"}.get(how, "'thumbnail'")
+    needle = {"version": "version 2", "option": "'fps'"}.get(how, "'thumbnail'")
 
     (job,) = read_jobs_json(clips / "jobs.json")  # status still works
     assert job.variant == "a"
@@ -405,14 +407,15 @@ def test_the_cli_refuses_a_prompts_file_with_intro_and_intro(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("kind", ["a directory", "a FIFO"])
 def test_the_real_adapter_fails_only_that_job_before_fetching_its_body(
-    served: ServedFactory, make_adapter: AdapterMaker, out: Path, kind: str
+    served: ServedFactory, make_adapter: AdapterMaker, out: Path, kind: str, api_key: str
 ) -> None:
     emulator = served()
     adapter = make_adapter(emulator.api_base, transport=emulator.transport())
     orchestrator = Veo3Orchestrator(adapter, out, poll_interval=0, sleep=lambda _s: None)
-    assert [j.status for j in orchestrator.run({"a": "clip a", "b": "clip b"})] == [
-        JobStatus.DOWNLOADED
-    ] * 2
+    jobs = run_gemini(
+        orchestrator, {"a": "clip a", "b": "clip b"}, emulator_wire(emulator, api_key)
+    )
+    assert [j.status for j in jobs] == [JobStatus.DOWNLOADED] * 2
     clip = out / "veo3" / "a.mp4"
     clip.unlink()
     if kind == "a directory":
