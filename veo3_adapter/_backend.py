@@ -10,6 +10,7 @@ which error, and how a finished operation's video reaches a file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import random
 from abc import ABC, abstractmethod
@@ -32,17 +33,19 @@ from ._operations import (
     submit_transient,
     submitted_job,
 )
+from ._request import sdk_request
 from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES
 from .errors import (
     BatchStoppingError,
     ConfigurationError,
     DownloadError,
+    InvalidInputsError,
     InvalidOperationNameError,
     PollError,
     SubmitError,
     Veo3GenerationError,
 )
-from .models import GenerationOptions, Veo3Job
+from .models import GenerationOptions, JobInputs, Veo3Job
 from .retry import RetryPolicy, Transient, retrying
 
 __all__ = [
@@ -114,13 +117,7 @@ def variant_progress(
     report: Callable[[str, int, int | None], None] | None, variant: str
 ) -> Progress | None:
     """``report(variant, bytes_so_far, total_or_None)`` as a download's progress callback."""
-    if report is None:
-        return None
-
-    def progress(written: int, total: int | None) -> None:
-        report(variant, written, total)
-
-    return progress
+    return None if report is None else functools.partial(report, variant)
 
 
 class SdkBackend(ABC, Generic[V]):
@@ -130,6 +127,8 @@ class SdkBackend(ABC, Generic[V]):
     ``http_client`` and ``model``), then build their SDK client and downloader.
     """
 
+    _name: ClassVar[str]
+    """The backend as ``describe()`` and ``GenerationOptions.only_on()`` name it."""
     _service: ClassVar[str]
     """The backend as messages name it: "did not reach {_service}"."""
     _model_kind: ClassVar[str]
@@ -154,6 +153,8 @@ class SdkBackend(ABC, Generic[V]):
             raise ConfigurationError(f"model {ascii(model)} is not {self._model_kind}")
         self.model = model
         self.options = GenerationOptions(model=model).merged(settings.get("options"))
+        if refused := self._unaccepted(self.options):
+            raise ConfigurationError(refused)
         self._timeout = settings.get("timeout", 60.0)
         self._owns_client = http_client is None
         self._http = http_client or new_client(self._timeout)
@@ -229,10 +230,24 @@ class SdkBackend(ABC, Generic[V]):
 
     # -- the port --------------------------------------------------------------------------
 
+    @property
+    def accepted_options(self) -> frozenset[str]:
+        """The names of the options this backend sends; it refuses any other that is set."""
+        return GenerationOptions.accepted_by(self._name)
+
+    def _unaccepted(self, options: GenerationOptions) -> str:
+        refused = ", ".join(sorted(set(options.to_dict()) - self.accepted_options))
+        return f"{type(self).__name__} does not accept the option(s) {refused}" if refused else ""
+
     def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
+        self,
+        variant: str,
+        prompt: str,
+        options: GenerationOptions | None = None,
+        inputs: JobInputs | None = None,
     ) -> Veo3Job:
-        """Start generating ``prompt``; the returned job carries ``operation.name``."""
+        """Start generating ``prompt`` from ``inputs`` (if any); the returned job carries
+        ``operation.name`` and the inputs."""
         opts = self.options.merged(options)
         model = opts.model or self.model
         what = f"submit of variant {variant!r}"
@@ -243,6 +258,8 @@ class SdkBackend(ABC, Generic[V]):
                     f"{what}: model {ascii(model)} is not {self._model_kind}; nothing was sent"
                 )
             )
+        if refused := self._unaccepted(opts):
+            raise SubmitError(f"{what}: {refused}; nothing was sent")
 
         refusal = self._submit_unavailable()
         if refusal is not None:
@@ -250,20 +267,17 @@ class SdkBackend(ABC, Generic[V]):
             raise BatchStoppingError(f"{what}: {refusal}; nothing was sent")
 
         def call() -> types.GenerateVideosOperation:
-            # Built here, inside the try below, so invalid options become a SubmitError.
-            config = types.GenerateVideosConfig(
-                number_of_videos=1,
-                aspect_ratio=opts.aspect_ratio,
-                resolution=opts.resolution,
-                duration_seconds=opts.duration_seconds,
-                negative_prompt=opts.negative_prompt,
-                person_generation=opts.person_generation,
-                enhance_prompt=opts.enhance_prompt,
+            # Built here, inside the try below, so invalid options become a SubmitError;
+            # the input files are read (and their digests checked) for each attempt.
+            source, config = sdk_request(
+                variant,
+                prompt,
+                opts,
+                inputs,
                 output_gcs_uri=self._output_gcs_uri(),
+                scrub=self._scrub,
             )
-            return self._sdk().models.generate_videos(
-                model=model, source=types.GenerateVideosSource(prompt=prompt), config=config
-            )
+            return self._sdk().models.generate_videos(model=model, source=source, config=config)
 
         try:
             operation = self._retrying(call, what, self._submit_transient)
@@ -276,9 +290,11 @@ class SdkBackend(ABC, Generic[V]):
             ) from exc
         except self._own_errors as exc:
             raise self._submit_failure(exc, what, model) from None
+        except InvalidInputsError:
+            raise
         except (ValueError, TypeError) as exc:  # pydantic validation of the options
             raise SubmitError(f"{what}: invalid request: {self._scrub(str(exc))}") from exc
-        return submitted_job(
+        job = submitted_job(
             variant,
             prompt,
             dataclasses.replace(opts, model=model),
@@ -287,6 +303,7 @@ class SdkBackend(ABC, Generic[V]):
             self._service,
             self._log,
         )
+        return dataclasses.replace(job, inputs=inputs) if inputs else job
 
     def _submit_unavailable(self) -> str | None:
         """Why this backend cannot start a generation with the installed SDK, or None."""

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidJobError
-from .models import GenerationOptions, JobStatus, Veo3Job, validate_variant
+from .models import (
+    GenerationOptions,
+    InputFile,
+    JobInputs,
+    JobStatus,
+    Veo3Job,
+    validate_variant,
+)
 
 __all__ = [
     "JOBS_FILE_VERSION",
     "JOB_FIELDS",
     "check_options_text",
     "check_text",
+    "inputs_to_dict",
     "job_from_dict",
     "job_to_dict",
     "storable",
@@ -32,6 +41,7 @@ _STR_FIELDS = (
     "updated_at",
     "batch_stopped_by",
 )
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def job_to_dict(job: Veo3Job) -> dict[str, Any]:
@@ -39,14 +49,75 @@ def job_to_dict(job: Veo3Job) -> dict[str, Any]:
     data = dataclasses.asdict(job)
     data["status"] = job.status.value
     data["options"] = job.options.to_dict()
+    if job.inputs:
+        data["inputs"] = inputs_to_dict(job.inputs)
+    else:
+        # Absent, not empty: a release without inputs still reads and writes such a file.
+        del data["inputs"]
     return data
+
+
+def inputs_to_dict(inputs: JobInputs) -> dict[str, Any]:
+    """The JSON form of a job's inputs: the fields that are set, files as path and sha256."""
+    data: dict[str, Any] = {}
+    for name in ("image", "last_frame"):
+        file = getattr(inputs, name)
+        if file is not None:
+            data[name] = {"path": file.path, "sha256": file.sha256}
+    if inputs.reference_images:
+        data["reference_images"] = [
+            {"path": r.path, "sha256": r.sha256} for r in inputs.reference_images
+        ]
+    if inputs.extend:
+        data["extend"] = inputs.extend
+    if inputs.extend_uri:
+        data["extend_uri"] = inputs.extend_uri
+    return data
+
+
+def _inputs_from_dict(variant: str, raw: object) -> JobInputs:
+    if not isinstance(raw, Mapping):
+        raise InvalidJobError(f"variant {variant!r}: field 'inputs' must be an object")
+
+    def file(name: str, value: object) -> InputFile:
+        if not isinstance(value, Mapping):
+            raise InvalidJobError(f"variant {variant!r}: inputs.{name} must be an object")
+        path, digest = value.get("path"), value.get("sha256")
+        if not isinstance(path, str) or not path:
+            raise InvalidJobError(f"variant {variant!r}: inputs.{name}.path must be a path")
+        if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
+            raise InvalidJobError(f"variant {variant!r}: inputs.{name}.sha256 is not a SHA-256")
+        check_text(variant, f"inputs.{name}.path", path)
+        return InputFile(path, digest)
+
+    refs = raw.get("reference_images", [])
+    if not isinstance(refs, list):
+        raise InvalidJobError(f"variant {variant!r}: inputs.reference_images must be a list")
+    texts: dict[str, str] = {}
+    for name in ("extend", "extend_uri"):
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            raise InvalidJobError(f"variant {variant!r}: inputs.{name} must be a string")
+        check_text(variant, f"inputs.{name}", value)
+        texts[name] = value
+    if texts["extend"]:
+        validate_variant(texts["extend"])
+    # Keys a newer release added are ignored, as for a job's fields.
+    return JobInputs(
+        image=file("image", raw["image"]) if raw.get("image") is not None else None,
+        last_frame=(
+            file("last_frame", raw["last_frame"]) if raw.get("last_frame") is not None else None
+        ),
+        reference_images=tuple(file(f"reference_images[{i}]", r) for i, r in enumerate(refs)),
+        **texts,
+    )
 
 
 def job_from_dict(data: object) -> Veo3Job:
     """Build a job from its JSON form; raise ``InvalidJobError`` saying which field is wrong.
 
-    Fields added after the first release (``operation_name`` among them) may be missing;
-    fields and options added by a newer release are ignored.
+    Fields added after the first release (``operation_name``, ``inputs`` among them) may be
+    missing; fields and options added by a newer release are ignored.
     """
     if not isinstance(data, Mapping):
         raise InvalidJobError(f"a job must be an object, got {type(data).__name__}")
@@ -78,6 +149,7 @@ def job_from_dict(data: object) -> Veo3Job:
         prompt=data["prompt"],
         status=status,
         options=_options_from_dict(variant, data.get("options", {})),
+        inputs=_inputs_from_dict(variant, data.get("inputs", {})),
         clip_bytes=clip_bytes,
         **values,
     )

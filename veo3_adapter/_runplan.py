@@ -1,31 +1,49 @@
 """What ``run`` and ``resume`` do with each job: start it anew, keep it, or resume it.
 
-In ``run``, a recorded job is kept when it was made from the same prompt and options (the
-backend's defaults included, so another default model counts as a change) and its clip is
-valid; a recorded operation still running or finished is resumed rather than paid for again.
+In ``run``, a recorded job is kept when it was made from the same prompt, options (the
+backend's defaults included, so another default model counts as a change) and inputs (the
+images' digests, the extended video) and its clip is valid; a recorded operation still
+running or finished is resumed rather than paid for again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from ._files import remove_stale_temp_files
+from ._inputs import resolve_inputs
 from ._jobcodec import check_options_text, check_text, storable
 from ._secrets import env_secrets, redact
-from .errors import InvalidPromptError, InvalidVariantError
-from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job, validate_variants
+from .errors import InvalidPromptError, InvalidVariantError, OutputWriteError
+from .models import (
+    ErrorCode,
+    GenerationOptions,
+    JobInputs,
+    JobStatus,
+    Veo3Job,
+    VideoInputs,
+    validate_variants,
+)
+from .port import VideoGenerationPort
+from .retry import NOTE_ATTR, Note
 
 __all__ = [
     "Plan",
     "backend_of",
     "checked_input",
+    "checked_inputs",
+    "new_jobs",
     "plan_run",
     "port_defaults",
+    "remove_partial_files",
     "resume_state",
     "same_backend",
     "stopped_unsent",
+    "submitted_through",
 ]
 
 logger = logging.getLogger("veo3_adapter.orchestrator")
@@ -67,6 +85,20 @@ def checked_input(
     return options
 
 
+def checked_inputs(
+    prompts: Mapping[str, str], inputs: Mapping[str, VideoInputs] | None
+) -> dict[str, JobInputs]:
+    """Each variant's inputs checked (files read and hashed), before anything is written.
+
+    Raises ``InvalidInputsError`` naming the variant and the field, or ``InvalidVariantError``
+    for inputs given to a variant with no prompt.
+    """
+    unknown = sorted(set(inputs or {}) - set(prompts))
+    if unknown:
+        raise InvalidVariantError(f"inputs given for variants with no prompt: {unknown}")
+    return {variant: resolve_inputs(variant, given) for variant, given in (inputs or {}).items()}
+
+
 def port_defaults(port: object) -> GenerationOptions | None:
     """The options a port applies where a job sets none (its ``options``), if it says."""
     options = getattr(port, "options", None)
@@ -105,9 +137,14 @@ def same_backend(recorded: Mapping[str, str], current: Mapping[str, str]) -> boo
 
 
 def _same_request(
-    job: Veo3Job, prompt: str, requested: GenerationOptions, defaults: GenerationOptions | None
+    job: Veo3Job,
+    prompt: str,
+    requested: GenerationOptions,
+    defaults: GenerationOptions | None,
+    inputs: JobInputs,
 ) -> bool:
-    if job.prompt != prompt:
+    # Another image (by its digest) or another extended video is another request.
+    if job.prompt != prompt or job.inputs.key() != inputs.key():
         return False
     if job.options == requested:
         return True
@@ -126,6 +163,7 @@ def plan_run(
     prompts: Mapping[str, str],
     options: Mapping[str, GenerationOptions],
     *,
+    inputs: Mapping[str, JobInputs],
     defaults: GenerationOptions | None,
     clip_ok: Callable[[Veo3Job], bool],
     resumable: bool,
@@ -141,7 +179,8 @@ def plan_run(
     for variant, prompt in prompts.items():
         job = recorded.get(variant)
         requested = options.get(variant, GenerationOptions())
-        if force or job is None or not _same_request(job, prompt, requested, defaults):
+        given = inputs.get(variant, JobInputs())
+        if force or job is None or not _same_request(job, prompt, requested, defaults, given):
             submit.append(variant)
         elif job.status is JobStatus.DOWNLOADED and clip_ok(job):
             logger.info("variant %r: its clip is already there; kept", variant)
@@ -152,6 +191,50 @@ def plan_run(
         else:
             submit.append(variant)
     return Plan(tuple(submit), tuple(skip), tuple(resume))
+
+
+def new_jobs(
+    variants: Iterable[str],
+    prompts: Mapping[str, str],
+    options: Mapping[str, GenerationOptions],
+    inputs: Mapping[str, JobInputs],
+    stamp: str,
+) -> dict[str, Veo3Job]:
+    """The PENDING jobs ``run`` makes for ``variants``, created and updated at ``stamp``."""
+    return {
+        variant: Veo3Job(
+            variant=variant,
+            prompt=prompts[variant],
+            options=options.get(variant, GenerationOptions()),
+            inputs=inputs.get(variant, JobInputs()),
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        for variant in variants
+    }
+
+
+def submitted_through(port: VideoGenerationPort, job: Veo3Job) -> object:
+    """The port's answer to submitting ``job``; ``inputs`` is passed only to a job that has
+    some, so a port without the parameter keeps working for the others."""
+    if job.inputs:
+        return port.submit_job(job.variant, job.prompt, job.options, inputs=job.inputs)
+    return port.submit_job(job.variant, job.prompt, job.options)
+
+
+def remove_partial_files(clips_dir: Path) -> None:
+    """Remove the partial files an interrupted run left in ``clips_dir`` (logged as a
+    cleanup); ``OutputWriteError`` when they cannot be removed."""
+    try:
+        removed = remove_stale_temp_files(clips_dir)
+    except OSError as exc:
+        raise OutputWriteError.of(clips_dir, exc) from exc
+    if removed:
+        logger.info(
+            "removed %d partial file(s) left by an interrupted run",
+            len(removed),
+            extra={NOTE_ATTR: Note("cleanup", f"partial files in {clips_dir}")},
+        )
 
 
 def stopped_unsent(job: Veo3Job) -> bool:

@@ -8,7 +8,9 @@ fits, the error inherits it too, so ``except ValueError`` still catches bad inpu
     ├── InvalidJobError (ValueError)             a job the caller asked for cannot be made
     │   ├── InvalidVariantError                  a variant name that cannot be a file name
     │   ├── InvalidOptionsError                  an unknown option, or a value of the wrong type
-    │   └── InvalidPromptError                   an empty prompt, or one jobs.json cannot hold
+    │   ├── InvalidPromptError                   an empty prompt, or one jobs.json cannot hold
+    │   └── InvalidInputsError                   an image, reference or extension that cannot
+    │                                            be sent, or an option the backend refuses
     ├── JobsFileError (ValueError)               jobs.json is corrupt or of an unknown version
     │   └── JobsFileNotFoundError (FileNotFoundError)
     ├── OutputDirInUseError (RuntimeError)       another orchestrator holds the output directory
@@ -47,6 +49,7 @@ __all__ = [
     "DownloadError",
     "IntegrityError",
     "InvalidClipError",
+    "InvalidInputsError",
     "InvalidJobError",
     "InvalidOperationNameError",
     "InvalidOptionsError",
@@ -103,6 +106,23 @@ class InvalidOptionsError(InvalidJobError):
 
 class InvalidPromptError(InvalidJobError):
     """A prompt that is empty, not a string, or not text that jobs.json can hold."""
+
+
+class InvalidInputsError(InvalidJobError):
+    """A job's input that cannot be sent: checked by ``run`` before anything is submitted.
+
+    A missing, unreadable, too large or non-image file (PNG, JPEG or WebP, told by its
+    bytes), a last frame without a first one, more than three reference images, an extension
+    of a variant with no video (or an expired one), or an option the backend does not accept.
+    ``variant`` and ``field`` (``"image"``, ``"reference_images[2]"``, ``"extend"``,
+    ``"options.seed"``) name it; ``reason`` says what is wrong.
+    """
+
+    def __init__(self, variant: str, field: str, reason: str) -> None:
+        self.variant = variant
+        self.field = field
+        self.reason = reason
+        super().__init__(f"variant {variant!r}: {field}: {reason}")
 
 
 class JobsFileError(Veo3Error, ValueError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from ._files import atomic_write_bytes
 from ._refusal import submit_refusal
 from .errors import TRANSIENT_STATUS, DownloadError, PollError, SubmitError
-from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobStatus, Veo3Job
+from .models import DEFAULT_MODEL, ErrorCode, GenerationOptions, JobInputs, JobStatus, Veo3Job
 from .mp4 import sample_clip
 
 __all__ = ["FakeCall", "FakeOutcome", "FakeOutcomeKind", "FakeVeo3Adapter"]
@@ -251,6 +251,7 @@ class FakeCall:
     variant: str
     operation_name: str = ""
     dest: Path | None = None
+    inputs: JobInputs | None = None  # what a submit_job was given
 
 
 @dataclass
@@ -315,12 +316,16 @@ class FakeVeo3Adapter:
     # -- the port --------------------------------------------------------------------------
 
     def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
+        self,
+        variant: str,
+        prompt: str,
+        options: GenerationOptions | None = None,
+        inputs: JobInputs | None = None,
     ) -> Veo3Job:
         outcome = self._outcomes.get(variant, self.default)
         opts = self.options.merged(options)
         with self._lock:
-            self.calls.append(FakeCall("submit_job", variant))
+            self.calls.append(FakeCall("submit_job", variant, inputs=inputs))
             if outcome.outcome in _REFUSED:
                 raise _refused(variant, opts.model or DEFAULT_MODEL, outcome)
             digest = hashlib.sha256(f"{len(self._operations)}:{variant}".encode()).hexdigest()

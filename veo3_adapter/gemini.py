@@ -67,6 +67,7 @@ class GeminiVeo3Adapter(SdkBackend[str]):
     response hook to it that acts only during this adapter's own API calls.
     """
 
+    _name = "gemini"
     _service = "the API"
     _model_kind = f"a model id{MODEL_ID_HELP}"
     _credential = "the API key"

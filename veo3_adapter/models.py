@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from .errors import InvalidOptionsError, InvalidVariantError
@@ -18,9 +20,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "ErrorCode",
     "GenerationOptions",
+    "InputFile",
+    "JobInputs",
     "JobStatus",
     "RunSummary",
     "Veo3Job",
+    "VideoInputs",
     "validate_variant",
     "validate_variants",
 ]
@@ -100,9 +105,18 @@ def _same_file(first: str, second: str) -> InvalidVariantError:
     )
 
 
+_VERTEX_ONLY = {"only_on": "vertex"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class GenerationOptions:
-    """Per-adapter or per-job generation settings; ``None`` means "not set here"."""
+    """Per-adapter or per-job generation settings; ``None`` means "not set here".
+
+    ``seed`` (0 to 2**32-1), ``generate_audio``, ``compression_quality`` ("optimized" or
+    "lossless") and ``resize_mode`` ("crop" or "pad", how an input image is fitted) are
+    accepted by Vertex AI only (``only_on()``); the Gemini API refuses them. Choices are
+    stored lower-case.
+    """
 
     model: str | None = None
     aspect_ratio: str | None = None
@@ -111,6 +125,30 @@ class GenerationOptions:
     negative_prompt: str | None = None
     person_generation: str | None = None
     enhance_prompt: bool | None = None
+    seed: int | None = field(default=None, metadata={**_VERTEX_ONLY, "range": (0, 2**32 - 1)})
+    generate_audio: bool | None = field(default=None, metadata=_VERTEX_ONLY)
+    compression_quality: str | None = field(
+        default=None, metadata={**_VERTEX_ONLY, "choices": ("optimized", "lossless")}
+    )
+    resize_mode: str | None = field(
+        default=None, metadata={**_VERTEX_ONLY, "choices": ("crop", "pad")}
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            choices = f.metadata.get("choices")
+            if choices and isinstance(value, str):
+                if value.lower() not in choices:
+                    expected = "one of " + ", ".join(repr(c) for c in choices)
+                    raise InvalidOptionsError(f.name, expected, got=repr(value))
+                object.__setattr__(self, f.name, value.lower())
+            bounds = f.metadata.get("range")
+            if bounds and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+                expected = f"an integer from {bounds[0]} to {bounds[1]}"
+                raise InvalidOptionsError(f.name, expected, got=str(value))
 
     def merged(self, override: GenerationOptions | None) -> GenerationOptions:
         """Return these options with every field that ``override`` sets replaced."""
@@ -133,14 +171,25 @@ class GenerationOptions:
         return _SCHEMA
 
     @classmethod
+    def only_on(cls) -> Mapping[str, str]:
+        """The options a single backend accepts, and that backend (``"vertex"``)."""
+        return _ONLY_ON
+
+    @classmethod
+    def accepted_by(cls, backend: str) -> frozenset[str]:
+        """The options ``backend`` ("gemini", "vertex") accepts: all but another's own."""
+        return frozenset(name for name in _SCHEMA if _ONLY_ON.get(name, backend) == backend)
+
+    @classmethod
     def from_mapping(
         cls, values: Mapping[str, object], *, ignore_unknown: bool = False
     ) -> GenerationOptions:
         """Options from plain data (a prompts file, jobs.json); ``None`` means "not set".
 
         Raises ``InvalidOptionsError`` naming the first option whose name is unknown or whose
-        value has the wrong type (``True`` is not an integer). ``ignore_unknown`` skips names
-        this release does not know, for files written by a newer one.
+        value has the wrong type (``True`` is not an integer) or is out of its range or
+        choices. ``ignore_unknown`` skips names this release does not know, for files written
+        by a newer one.
         """
         checked: dict[str, Any] = {}
         for name, value in values.items():
@@ -171,7 +220,94 @@ def _option_types() -> dict[str, type]:
 
 
 _SCHEMA: Mapping[str, type] = types.MappingProxyType(_option_types())
+_ONLY_ON: Mapping[str, str] = types.MappingProxyType(
+    {
+        f.name: f.metadata["only_on"]
+        for f in dataclasses.fields(GenerationOptions)
+        if "only_on" in f.metadata
+    }
+)
 _TYPE_NAMES: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+
+MAX_REFERENCE_IMAGES = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoInputs:
+    """What a generation starts from besides its prompt; every field is optional.
+
+    ``image`` is the first frame (image-to-video); ``last_frame`` the last one (it needs
+    ``image``); ``reference_images`` up to three "asset" images of a subject to keep;
+    ``extend`` a variant of the same jobs.json whose video (at most two days old) the new
+    clip continues. Images are PNG, JPEG or WebP files, sent inline; a path may be given as
+    a string.
+    """
+
+    image: Path | None = None
+    last_frame: Path | None = None
+    reference_images: tuple[Path, ...] = ()
+    extend: str | None = None
+
+    def __post_init__(self) -> None:
+        # Strings and path-likes become Paths; anything else is left for run() to refuse,
+        # naming the variant.
+        for name in ("image", "last_frame"):
+            value = getattr(self, name)
+            if isinstance(value, (str, os.PathLike)):
+                object.__setattr__(self, name, Path(value))
+        refs = self.reference_images
+        if isinstance(refs, (list, tuple)):
+            object.__setattr__(
+                self,
+                "reference_images",
+                tuple(Path(r) if isinstance(r, (str, os.PathLike)) else r for r in refs),
+            )
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input image as jobs.json records it: its path and the SHA-256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobInputs:
+    """A job's inputs as recorded and sent: files by path and digest, never their bytes.
+
+    ``extend`` is the extended variant and ``extend_uri`` its video's URI when this job was
+    made. Two jobs ask for the same thing when their digests, ``extend`` and ``extend_uri``
+    are equal (``key``); where a file lies does not matter.
+    """
+
+    image: InputFile | None = None
+    last_frame: InputFile | None = None
+    reference_images: tuple[InputFile, ...] = ()
+    extend: str = ""
+    extend_uri: str = ""
+
+    def __bool__(self) -> bool:
+        return self != _NO_INPUTS
+
+    def files(self) -> list[tuple[str, InputFile]]:
+        """Each file with its field name (``"reference_images[1]"``), in request order."""
+        named = [("image", self.image), ("last_frame", self.last_frame)]
+        named += [(f"reference_images[{i}]", r) for i, r in enumerate(self.reference_images)]
+        return [(name, file) for name, file in named if file is not None]
+
+    def key(self) -> tuple[object, ...]:
+        """What the request depends on: the digests in place, the extended video."""
+        return (
+            self.image and self.image.sha256,
+            self.last_frame and self.last_frame.sha256,
+            tuple(r.sha256 for r in self.reference_images),
+            self.extend,
+            self.extend_uri,
+        )
+
+
+_NO_INPUTS = JobInputs()
 
 
 @dataclass(frozen=True)
@@ -193,6 +329,7 @@ class Veo3Job:
     # The variant whose refused submit stopped its run (a per-day quota, a retired model, a
     # refused key): set on that job and on the jobs not sent because of it; resume sends them.
     batch_stopped_by: str = ""
+    inputs: JobInputs = field(default_factory=JobInputs)
 
     @property
     def finished(self) -> bool:

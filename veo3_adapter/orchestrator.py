@@ -17,15 +17,19 @@ from ._failures import (
     scrubbed,
     unrecorded,
 )
-from ._files import remove_stale_temp_files
+from ._inputs import check_submits, with_extensions
 from ._runplan import (
     backend_of,
     checked_input,
+    checked_inputs,
+    new_jobs,
     plan_run,
     port_defaults,
+    remove_partial_files,
     resume_state,
     same_backend,
     stopped_unsent,
+    submitted_through,
 )
 from .errors import BatchStoppingError, ConfigurationError, OutputWriteError, PollError, Veo3Error
 from .models import (
@@ -34,6 +38,7 @@ from .models import (
     JobStatus,
     RunSummary,
     Veo3Job,
+    VideoInputs,
     validate_variant,
     validate_variants,
 )
@@ -119,31 +124,40 @@ class Veo3Orchestrator:
         prompts: Mapping[str, str],
         *,
         options: Mapping[str, GenerationOptions] | None = None,
+        inputs: Mapping[str, VideoInputs] | None = None,
         force: bool = False,
     ) -> list[Veo3Job]:
         """Generate and download one clip per ``variant -> prompt``; return their final jobs.
 
-        Idempotent: a variant recorded in jobs.json with the same prompt and options (the
-        port's defaults, such as its model, included) and a valid clip is kept as it is; one
-        whose operation is still running or finished (SUBMITTED or GENERATED, with an
-        operation name, on the same backend) is resumed, not submitted again. Any other, or
-        every one with ``force``, is submitted anew. ``last_run`` says which was which.
+        ``inputs`` gives variants images or a recorded variant to extend
+        (:class:`~veo3_adapter.models.VideoInputs`); jobs.json records each image by path
+        and SHA-256, and the extended video's URI. Idempotent: a variant recorded in
+        jobs.json with the same prompt, options (the port's defaults, such as its model,
+        included) and inputs (an image with other bytes is another request) and a valid clip
+        is kept as it is; one whose operation is still running or finished (SUBMITTED or
+        GENERATED, with an operation name, on the same backend) is resumed, not submitted
+        again. Any other, or every one with ``force``, is submitted anew. ``last_run`` says
+        which was which.
 
         Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
         FAILED with a machine code and the rest carry on, except after a submit refused in a
         way every submit would be (``BatchStoppingError``: a per-day quota, a retired model,
         a refused key): the jobs not yet sent are then not sent, and fail with the same code
         and a detail that says so. Input that cannot make a job raises an
-        ``InvalidJobError`` before anything is written; jobs.json or its journal that cannot
-        be written stops the run with ``OutputWriteError`` (naming any operation started but
-        not recorded).
+        ``InvalidJobError`` before anything is written (``InvalidInputsError`` for an image,
+        an extension or an option the backend does not accept); jobs.json or its journal
+        that cannot be written stops the run with ``OutputWriteError`` (naming any operation
+        started but not recorded).
         """
         options = checked_input(prompts, options)
+        requested = checked_inputs(prompts, inputs)
         if not prompts:
             self.last_run = RunSummary()
             return []
         with self._locked():
-            recorded, where = self._read_if_present()
+            # The recorded jobs and the backend they ran on (none when nothing ran here).
+            path = self.jobs_path
+            recorded, where = read_jobs_and_backend(path) if path.exists() else ([], {})
             self._journal.backend = backend_of(self.port)  # what this run's saves record
             self._jobs = {job.variant: job for job in recorded}
             validate_variants(prompts, kept=self._jobs)
@@ -151,25 +165,32 @@ class Veo3Orchestrator:
                 # Fold what a crashed run journaled before replacing any job: replayed over
                 # the new jobs.json, that stale journal would bring the replaced jobs back.
                 self._save()
+            resumable = same_backend(where, self._journal.backend)
+            requested = with_extensions(requested, self._jobs)
             plan = plan_run(
                 self._jobs,
                 prompts,
                 options,
+                inputs=requested,
                 defaults=port_defaults(self.port),
                 clip_ok=self._clip_ok,
-                resumable=same_backend(where, self._journal.backend),
+                resumable=resumable,
                 force=force,
             )
             stamp = self._now()
-            for variant in plan.submit:
+            new = new_jobs(plan.submit, prompts, options, requested, stamp)
+            check_submits(  # nothing is sent nor written unless every new job can be sent
+                new,
+                self._jobs,
+                port=self.port,
+                defaults=port_defaults(self.port),
+                now=stamp,
+                same_backend=resumable,
+                submitting=plan.submit,
+            )
+            for variant, job in new.items():
                 self._jobs.pop(variant, None)
-                self._jobs[variant] = Veo3Job(
-                    variant=variant,
-                    prompt=prompts[variant],
-                    options=options.get(variant, GenerationOptions()),
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
+                self._jobs[variant] = job
             self._save()
             for variant in prompts:
                 self._changed(self._jobs[variant])
@@ -235,7 +256,8 @@ class Veo3Orchestrator:
         """Submit one job; return the error if its refusal means no other job may be sent."""
         job = self._jobs[variant]
         try:
-            submitted = checked_answer(job, self.port.submit_job(variant, job.prompt, job.options))
+            answer = submitted_through(self.port, job)
+            submitted = dataclasses.replace(checked_answer(job, answer), inputs=job.inputs)
         except BatchStoppingError as exc:
             detail = scrubbed(str(exc))
             logger.warning("submit of variant %r failed; sending no more jobs: %s", variant, detail)
@@ -364,28 +386,13 @@ class Veo3Orchestrator:
     def _save(self) -> None:
         self._journal.snapshot(list(self._jobs.values()))
 
-    def _read_if_present(self) -> tuple[list[Veo3Job], dict[str, str]]:
-        """The recorded jobs and the backend they ran on (none when nothing was run here)."""
-        if not self.jobs_path.exists():
-            return [], {}
-        return read_jobs_and_backend(self.jobs_path)
-
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         # Made without following a link; refused when planted files or a newer release's
         # jobs.json are there (OutputDirInUseError, UnsafeOutputError, JobsFileError).
         with locked_for_writing(self.jobs_path):
             try:
-                try:
-                    removed = remove_stale_temp_files(self.clips_dir)
-                except OSError as exc:
-                    raise OutputWriteError.of(self.clips_dir, exc) from exc
-                if removed:
-                    logger.info(
-                        "removed %d partial file(s) left by an interrupted run",
-                        len(removed),
-                        extra={NOTE_ATTR: Note("cleanup", f"partial files in {self.clips_dir}")},
-                    )
+                remove_partial_files(self.clips_dir)
                 yield
             finally:
                 self._journal.close()

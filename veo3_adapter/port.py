@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .models import GenerationOptions, Veo3Job
+from .models import GenerationOptions, JobInputs, Veo3Job
 
 __all__ = ["DescribedPort", "VideoGenerationPort"]
 
@@ -15,17 +15,25 @@ __all__ = ["DescribedPort", "VideoGenerationPort"]
 class VideoGenerationPort(Protocol):
     """What the orchestrator needs from a Veo backend: submit, poll, download.
 
-    Two more members are optional, looked up with ``getattr`` so that a port without them
-    keeps working: ``describe()`` (see :class:`DescribedPort`), and ``options``, the
+    Three more members are optional, looked up with ``getattr`` so that a port without them
+    keeps working: ``describe()`` (see :class:`DescribedPort`); ``options``, the
     ``GenerationOptions`` the port applies where a job sets none (its model among them),
-    which lets ``run`` tell that a recorded job was made with the same options.
+    which lets ``run`` tell that a recorded job was made with the same options; and
+    ``accepted_options``, the set of option names it sends (``run`` refuses a job setting
+    another before anything is submitted).
     """
 
     def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
+        self,
+        variant: str,
+        prompt: str,
+        options: GenerationOptions | None = None,
+        inputs: JobInputs | None = None,
     ) -> Veo3Job:
         """Start generating; returns a SUBMITTED job carrying the server's ``operation_name``.
 
+        ``inputs`` (images by path and SHA-256, an extended video's URI) is passed only when
+        the job has some, so a port without the parameter keeps working for the others.
         Raises ``SubmitError`` when the request is refused.
         """
         ...

@@ -70,6 +70,7 @@ class VertexVeo3Adapter(SdkBackend[types.Video]):
     are those of every backend: :class:`~veo3_adapter._backend.BackendSettings`.
     """
 
+    _name = "vertex"
     _service = "Vertex AI"
     _model_kind = "a Vertex AI model id"
     _credential = "credentials"

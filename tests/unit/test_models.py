@@ -150,7 +150,7 @@ def test_from_mapping_names_the_field_and_what_was_expected(
 
 
 def test_from_mapping_can_skip_names_a_newer_release_wrote() -> None:
-    values = {"aspect_ratio": "16:9", "seed": 42}
+    values = {"aspect_ratio": "16:9", "fps": 24}
     assert GenerationOptions.from_mapping(values, ignore_unknown=True) == GenerationOptions(
         aspect_ratio="16:9"
     )

@@ -114,7 +114,7 @@ def test_unknown_fields_and_options_from_newer_releases_are_ignored(tmp_path: Pa
     path = tmp_path / "jobs.json"
     job = job_to_dict(Veo3Job(variant="a", prompt="p", operation_name=OP_A))
     job["future_field"] = {"x": 1}
-    job["options"] = {"aspect_ratio": "16:9", "seed": 42, "negative_prompt": None}
+    job["options"] = {"aspect_ratio": "16:9", "fps": 24, "negative_prompt": None}
     path.write_text(json.dumps({"version": 1, "jobs": [job]}))
     (loaded,) = read_jobs_json(path)
     assert loaded.options == GenerationOptions(aspect_ratio="16:9")
@@ -324,7 +324,7 @@ def test_a_newer_version_with_a_job_this_release_cannot_read_says_so(tmp_path: P
     ("extra", "needle"),
     [
         ({"thumbnail": "x.png"}, "'thumbnail'"),
-        ({"options": {"seed": 7, "aspect_ratio": "16:9"}}, "options.'seed'"),
+        ({"options": {"fps": 24, "aspect_ratio": "16:9"}}, "options.'fps'"),
         ({f"f{i}": i for i in range(8)}, "and 3 more"),
     ],
     ids=["job field", "option", "many fields"],

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._auth import authenticate
-from ._lifecycle import Headers, poll_reply, submit_request
+from ._lifecycle import Headers, poll_reply, submit_request, video_problem, with_inputs
 from ._models import CURRENT_MODELS, model_not_found
 from ._scenario import Scenario
 from ._state import OperationState, State
@@ -113,17 +113,29 @@ class ApiAnswers:
         if model not in CURRENT_MODELS:
             return model_not_found(model)
         request = submit_request(
-            body, undecodable="Invalid JSON payload received. Unexpected token."
+            body,
+            undecodable="Invalid JSON payload received. Unexpected token.",
+            dialect="gemini",
+            video=self._video_problem,
         )
         if isinstance(request, Reply):
             return request
-        prompt, parameters = request
+        prompt, parameters, inputs = request
         scenario = self._state.choose(prompt)
         if scenario.submit_status is not None:
             return _failure(scenario.submit_status, scenario, model)
-        state = self._state.start(model, prompt, parameters, scenario)
+        state = self._state.start(
+            model, prompt, parameters, with_inputs(scenario, inputs), inputs=inputs
+        )
         logger.info("emulator: started %s", state.name)
         return json_reply(200, {"name": state.name})
+
+    def _video_problem(self, uri: str) -> str | None:
+        """Why the video at ``uri`` (a file URI this API answered) cannot be extended."""
+        match = _FILE_RE.fullmatch(unquote(urlsplit(uri).path))
+        with self._state.lock:
+            state = self._state.files.get(match.group(1)) if match else None
+        return video_problem(self._state, state, uri)
 
     def _response(self, state: OperationState) -> dict[str, Any]:
         scenario = state.scenario

@@ -176,7 +176,9 @@ class MediaAnswers:
             and (cut is None or scenario.truncate_at < cut[0])
         ):
             cut = (scenario.truncate_at, CutKind.TRUNCATE)
-        chunks = slice_chunks(iter_video(size, state.name, scenario.chunk_size), start, end + 1)
+        chunks = slice_chunks(
+            iter_video(size, state.video_seed, scenario.chunk_size), start, end + 1
+        )
         body = served_body(
             chunks,
             expected=length,

@@ -36,6 +36,9 @@ class OperationState:
     scenario: Scenario
     file_id: str
     token: str
+    inputs: str = ""
+    """A digest of the submit's image and video inputs ("" without any): the video's bytes
+    are made from it (``video_seed``), so two requests with other inputs get other clips."""
     polls: int = 0
     """Poll requests answered, failures included."""
     poll_failures_served: int = 0
@@ -49,6 +52,11 @@ class OperationState:
     media_failures_served: int = 0
     bodies_served: int = 0
     """Responses that started sending the video (200 or 206)."""
+
+    @property
+    def video_seed(self) -> str:
+        """What the video's bytes are made from: the inputs' digest, else the name."""
+        return self.inputs or self.name
 
     @property
     def done(self) -> bool:
@@ -125,11 +133,13 @@ class State:
         scenario: Scenario,
         *,
         name: str | None = None,
+        inputs: str = "",
     ) -> OperationState:
         """Register a new operation (and its file) for ``model``.
 
         ``name`` replaces the Gemini API's ``models/{model}/operations/{id}`` (Vertex AI's
-        operations are named under their project and location).
+        operations are named under their project and location); ``inputs`` is the digest of
+        the submit's inputs.
         """
         with self.lock:
             op_id = self._new_id()
@@ -143,6 +153,7 @@ class State:
                 scenario=scenario,
                 file_id=file_id,
                 token=hashlib.sha256(f"{name}:{file_id}".encode()).hexdigest()[:32],
+                inputs=inputs,
             )
             self.operations[name] = state
             self.files[file_id] = state
@@ -167,7 +178,7 @@ class State:
             cached = self._hashes.get(state.file_id)
             if cached is None:
                 scenario = state.scenario
-                cached = crc32c_of(iter_video(scenario.size, state.name, scenario.chunk_size))
+                cached = crc32c_of(iter_video(scenario.size, state.video_seed, scenario.chunk_size))
                 self._hashes[state.file_id] = cached
             return cached
 

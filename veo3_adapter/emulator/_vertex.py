@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote
 
 from ._auth import authenticate
 from ._body import iter_video
-from ._lifecycle import Headers, poll_reply, submit_request
+from ._lifecycle import Headers, poll_reply, submit_request, video_problem, with_inputs
 from ._media import MediaAnswers
 from ._models import CURRENT_MODELS
 from ._scenario import Scenario
@@ -150,11 +150,14 @@ class VertexAnswers:
                 "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions",
             )
         request = submit_request(
-            body, undecodable="Invalid JSON payload received. Expected an object."
+            body,
+            undecodable="Invalid JSON payload received. Expected an object.",
+            dialect="vertex",
+            video=self._video_problem,
         )
         if isinstance(request, Reply):
             return request
-        prompt, parameters = request
+        prompt, parameters, inputs = request
         storage = parameters.get("storageUri")
         target = _GS_RE.fullmatch(storage) if isinstance(storage, str) else None
         if storage is not None and target is None:
@@ -166,7 +169,9 @@ class VertexAnswers:
         with self._state.lock:
             op_id = uuid.UUID(int=self._state.random.getrandbits(128), version=4)
             name = f"{scope}/publishers/google/models/{model}/operations/{op_id}"
-            state = self._state.start(model, prompt, parameters, scenario, name=name)
+            state = self._state.start(
+                model, prompt, parameters, with_inputs(scenario, inputs), name=name, inputs=inputs
+            )
             if target is not None:
                 prefix = (target.group(2) or "").rstrip("/")
                 folder = self._state.random.randrange(10**18, 10**19)
@@ -174,6 +179,13 @@ class VertexAnswers:
                 self._objects[(target.group(1), obj)] = state
                 self._gcs[name] = f"gs://{target.group(1)}/{obj}"
         return json_reply(200, {"name": name})
+
+    def _video_problem(self, gcs_uri: str) -> str | None:
+        """Why the object ``gcs_uri`` (a video this emulator wrote) cannot be extended."""
+        match = _GS_RE.fullmatch(gcs_uri)
+        with self._state.lock:
+            state = self._objects.get((match.group(1), match.group(2) or "")) if match else None
+        return video_problem(self._state, state, gcs_uri)
 
     def _fetch(self, resource: str, body: bytes) -> Reply:
         payload = _json_object(body)
@@ -200,7 +212,7 @@ class VertexAnswers:
             response["raiMediaFilteredCount"] = 0
             response["videos"] = [{"gcsUri": self._gcs[state.name], "mimeType": "video/mp4"}]
         else:
-            data = b"".join(iter_video(scenario.size, state.name, scenario.chunk_size))
+            data = b"".join(iter_video(scenario.size, state.video_seed, scenario.chunk_size))
             encoded = base64.b64encode(data).decode("ascii")
             response["raiMediaFilteredCount"] = 0
             response["videos"] = [{"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}]
@@ -312,7 +324,9 @@ class VertexAnswers:
             cached = self._md5.get(state.name)
             if cached is None:
                 digest = hashlib.md5(usedforsecurity=False)
-                for chunk in iter_video(state.scenario.size, state.name, state.scenario.chunk_size):
+                for chunk in iter_video(
+                    state.scenario.size, state.video_seed, state.scenario.chunk_size
+                ):
                     digest.update(chunk)
                 cached = self._md5[state.name] = base64.b64encode(digest.digest()).decode()
             return cached

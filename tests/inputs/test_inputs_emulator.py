@@ -1,0 +1,210 @@
+"""End to end on the emulator, both backends: image-to-video, first and last frame, three
+reference images, and the extension of a previous variant, through the orchestrator, the
+real adapter and google-genai. In-process; one case over loopback sockets too.
+
+The emulator checks each input as the API does and seeds each clip with the digest of its
+inputs, so clips made from other inputs differ, and the same inputs give the same clip.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _kit.clock import FakeClock
+from _kit.keys import make_api_key, make_token
+from _kit.sdk import needs_gemini_submit
+from _kit.vertex import PROJECT, FakeCredentials
+
+from veo3_adapter import (
+    GeminiVeo3Adapter,
+    JobStatus,
+    RetryPolicy,
+    Veo3Orchestrator,
+    VertexVeo3Adapter,
+    VideoInputs,
+    read_jobs_json,
+)
+from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.mp4 import is_mp4_file, sample_clip
+
+MakeImage = Callable[..., Path]
+BUCKET_URI = "gs://veo3-emulator/renders/"
+
+
+class Pipeline:
+    """An emulator and one backend's adapter on it; ``orchestrator(out)`` runs jobs there."""
+
+    def __init__(self, backend: str, *, sockets: bool = False) -> None:
+        self.backend = backend
+        self.key = make_api_key()
+        self.token = make_token()
+        self.clock = FakeClock(start=1000.0)
+        self.emulator = Emulator(
+            self.key, token=self.token, clock=self.clock, sleep=self.clock.sleep, seed=7
+        )
+        self.emulator.rule("[long]", Scenario(running_polls=4))
+        self._stack = contextlib.ExitStack()
+        if sockets:
+            self.base = self._stack.enter_context(self.emulator.serve())
+            self.http = httpx.Client(follow_redirects=False, timeout=10.0)
+        else:
+            self.base = self.emulator.api_base
+            self.http = httpx.Client(transport=self.emulator.transport(), follow_redirects=False)
+        self._stack.enter_context(self.http)
+
+    def adapter(self) -> GeminiVeo3Adapter | VertexVeo3Adapter:
+        common: dict[str, Any] = {
+            "http_client": self.http,
+            "sleep": self.clock.sleep,
+            "rand": lambda: 0.0,
+            "retry": RetryPolicy(attempts=3, jitter=0.0),
+        }
+        if self.backend == "gemini":
+            return GeminiVeo3Adapter(self.key, base_url=self.base, **common)
+        return VertexVeo3Adapter(
+            project=PROJECT,
+            credentials=FakeCredentials([self.token]),
+            base_url=self.base,
+            storage_base_url=self.base,
+            output_gcs_uri=BUCKET_URI,
+            **common,
+        )
+
+    def orchestrator(self, out: Path, **kw: Any) -> Veo3Orchestrator:
+        return Veo3Orchestrator(
+            self.adapter(), out, poll_interval=10.0, sleep=self.clock.sleep, clock=self.clock, **kw
+        )
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+BACKENDS = [pytest.param("gemini", marks=needs_gemini_submit), "vertex"]
+
+
+@pytest.fixture(params=BACKENDS)
+def pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    built = Pipeline(request.param)
+    yield built
+    built.close()
+
+
+def storyboard(image: MakeImage) -> tuple[dict[str, str], dict[str, VideoInputs]]:
+    first, last = image("first.png"), image("last.jpg", "jpeg")
+    refs = (image("hero.png"), image("hero-side.jpg", "jpeg"), image("hero-back.webp", "webp"))
+    prompts = {
+        "opening": "the hero wakes up",
+        "again": "the hero wakes up, take two",
+        "between": "the hero crosses the room",
+        "hero": "the hero walks in the rain",
+        "plain": "a rainy street",
+    }
+    inputs = {
+        "opening": VideoInputs(image=first),
+        "again": VideoInputs(image=first),
+        "between": VideoInputs(image=first, last_frame=last),
+        "hero": VideoInputs(reference_images=refs),
+    }
+    return prompts, inputs
+
+
+def test_every_input_then_an_extension(
+    pipeline: Pipeline, image: MakeImage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    orchestrator = pipeline.orchestrator(tmp_path / "out")
+    prompts, inputs = storyboard(image)
+
+    jobs = {job.variant: job for job in orchestrator.run(prompts, inputs=inputs)}
+
+    assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(prompts, JobStatus.DOWNLOADED)
+    clips = {v: orchestrator.clip_path(v).read_bytes() for v in prompts}
+    assert all(is_mp4_file(orchestrator.clip_path(v)) for v in prompts)
+    assert clips["plain"] == sample_clip()
+    # The same inputs give the same clip; other inputs another one.
+    assert clips["opening"] == clips["again"]
+    assert len({clips[v] for v in ("opening", "between", "hero", "plain")}) == 4
+    ops = pipeline.emulator.operations
+    assert ops[jobs["opening"].operation_name].inputs == ops[jobs["again"].operation_name].inputs
+    assert ops[jobs["plain"].operation_name].inputs == ""
+
+    (extension,) = orchestrator.run(
+        {"continued": "the hero walks on"}, inputs={"continued": VideoInputs(extend="opening")}
+    )
+
+    assert extension.status is JobStatus.DOWNLOADED, extension.error_detail
+    assert extension.inputs.extend == "opening"
+    assert extension.inputs.extend_uri == jobs["opening"].video_uri != ""
+    continued = orchestrator.clip_path("continued").read_bytes()
+    assert is_mp4_file(orchestrator.clip_path("continued")) and continued not in clips.values()
+
+    recorded = {job.variant: job for job in read_jobs_json(orchestrator.jobs_path)}
+    assert recorded["continued"].inputs == extension.inputs
+    assert recorded["hero"].inputs == jobs["hero"].inputs
+    text = orchestrator.jobs_path.read_text()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for name, file in jobs["hero"].inputs.files() + jobs["between"].inputs.files():
+        data = Path(file.path).read_bytes()
+        assert file.path in text and file.sha256 in text, name
+        for where in (text, logged):
+            assert base64.b64encode(data).decode() not in where
+            assert data.decode("latin-1") not in where
+
+
+def test_an_unchanged_storyboard_is_kept_and_a_changed_image_sent_again(
+    pipeline: Pipeline, image: MakeImage, tmp_path: Path
+) -> None:
+    orchestrator = pipeline.orchestrator(tmp_path / "out")
+    prompts, inputs = storyboard(image)
+    first = {job.variant: job for job in orchestrator.run(prompts, inputs=inputs)}
+
+    orchestrator.run(prompts, inputs=inputs)
+    assert orchestrator.last_run is not None
+    assert set(orchestrator.last_run.skipped) == set(prompts)
+
+    last = inputs["between"].last_frame
+    assert last is not None
+    last.write_bytes(last.read_bytes() + b"retouched")
+    again = {job.variant: job for job in orchestrator.run(prompts, inputs=inputs)}
+
+    assert orchestrator.last_run.submitted == ("between",)
+    assert again["between"].operation_name != first["between"].operation_name
+    assert again["between"].status is JobStatus.DOWNLOADED
+    assert again["between"].inputs.last_frame != first["between"].inputs.last_frame
+
+
+def test_resume_needs_no_image(pipeline: Pipeline, image: MakeImage, tmp_path: Path) -> None:
+    first = image("first.png")
+    orchestrator = pipeline.orchestrator(tmp_path / "out", timeout=15.0)
+    (timed_out,) = orchestrator.run(
+        {"clip": "a long take [long]"}, inputs={"clip": VideoInputs(image=first)}
+    )
+    assert timed_out.status is JobStatus.FAILED and timed_out.error_message == "timeout"
+    first.unlink()
+
+    (job,) = pipeline.orchestrator(tmp_path / "out").resume()
+
+    assert job.status is JobStatus.DOWNLOADED, job.error_detail
+    assert job.inputs == timed_out.inputs and job.operation_name == timed_out.operation_name
+
+
+def test_image_to_video_over_sockets(image: MakeImage, tmp_path: Path) -> None:
+    pipeline = Pipeline("vertex", sockets=True)
+    try:
+        orchestrator = pipeline.orchestrator(tmp_path / "out")
+        (job,) = orchestrator.run(
+            {"clip": "a cat"}, inputs={"clip": VideoInputs(image=image("cat.webp", "webp"))}
+        )
+    finally:
+        pipeline.close()
+    assert job.status is JobStatus.DOWNLOADED, job.error_detail
+    assert is_mp4_file(orchestrator.clip_path("clip"))
+    assert orchestrator.clip_path("clip").read_bytes() != sample_clip()
+    assert pipeline.emulator.key_leaks == []
