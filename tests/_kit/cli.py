@@ -1,5 +1,14 @@
 """Helpers for the ``veo3`` command's tests: run it as a subprocess (optionally with a
-terminal for stderr), read its status table, and replay what it drew on a terminal."""
+terminal for stderr), read its status table, replay what it drew on a terminal, and the
+backend a run submits on with the installed google-genai.
+
+google-genai 3.x no longer submits video generations to the Gemini API. A test whose subject
+holds on every backend (idempotent runs, progress, inputs, loopback, exit codes) runs
+``veo3 run`` with :data:`SUBMITS`: the Gemini API on 2.x, Vertex AI on 3.x. A test whose
+subject is the Gemini API after the submit (resume, where a run was made) first records the
+jobs as a run stopped right after its submits leaves them (:func:`gemini_submitted`, on 3.x
+only), so that ``veo3 run`` on the Gemini API polls and downloads them.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +25,37 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Unpack
 
-from _kit.keys import make_api_key
+import httpx
+
+from _kit.keys import make_api_key, make_token
+from _kit.sdk import GEMINI_SUBMITS, before_gemini_run, gemini_wire
+from veo3_adapter import GeminiVeo3Adapter, Veo3Orchestrator, VertexVeo3Adapter, write_jobs_json
+from veo3_adapter._backend import BackendSettings
+from veo3_adapter.cli._prompts import load_prompts
+from veo3_adapter.compose import gemini_adapter, static_token_credentials
+
+if TYPE_CHECKING:
+    from veo3_adapter.emulator._state import OperationState
 
 __all__ = [
+    "CLI_BUCKET",
+    "CLI_PROJECT",
+    "GEMINI",
     "POLL",
     "RUN_TIMEOUT",
+    "SUBMITS",
+    "SUBMITS_WITH_KEY",
     "TABLE_HEADER",
+    "VERTEX_BUCKET",
+    "VERTEX_EXPRESS",
+    "Backend",
     "Result",
     "Veo3",
     "base_env",
     "files_in",
+    "gemini_submitted",
     "make_api_key",
     "no_adc_env",
     "parse_table",
@@ -244,3 +273,94 @@ def files_in(directory: Path) -> dict[str, bytes]:
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+
+
+# -- the backend a run submits on ------------------------------------------------------------
+
+CLI_PROJECT = "cli-proj"
+CLI_BUCKET = "gs://cli-bucket/renders/"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend ``veo3 run`` submits on in these tests, on a server on loopback: its options,
+    the adapter they make, and what the emulator records of its submits and downloads."""
+
+    name: str
+    project: str | None = None
+    """Vertex AI: the project (a token made up for loopback); ``None`` is express mode."""
+    bucket: str | None = None
+    """Vertex AI with a project: where the clips go, read back through Cloud Storage."""
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The options of ``veo3 run`` that select it (none: the default, the Gemini API)."""
+        if self.name == "gemini":
+            return ()
+        project = ("--project", self.project) if self.project else ()
+        bucket = ("--output-gcs-uri", self.bucket) if self.bucket else ()
+        return ("--backend", self.name, *project, *bucket)
+
+    @property
+    def parameters(self) -> dict[str, object]:
+        """What every submit's ``parameters`` hold besides the prompt's own options."""
+        return {"sampleCount": 1, **({"storageUri": self.bucket} if self.bucket else {})}
+
+    def fetches(self, operation: OperationState) -> int:
+        """Requests for the clip of ``operation``: for its file on the API origin (the
+        Gemini API), for its object on the Cloud Storage route (Vertex AI with a bucket)."""
+        if self.name == "gemini":
+            return operation.api_downloads
+        assert self.bucket, "Vertex AI without a bucket sends the clip inline"
+        return operation.media_requests
+
+    def adapter(
+        self, key: str, base_url: str, **settings: Unpack[BackendSettings]
+    ) -> GeminiVeo3Adapter | VertexVeo3Adapter:
+        """In process, the adapter ``veo3 run`` makes with these options for the server at
+        ``base_url``, which takes ``key`` (and any token)."""
+        if self.name == "gemini":
+            return GeminiVeo3Adapter(key, base_url=base_url, **settings)
+        if self.project is None:
+            return VertexVeo3Adapter(api_key=key, base_url=base_url, **settings)
+        return VertexVeo3Adapter(
+            project=self.project,
+            credentials=static_token_credentials(make_token()),
+            output_gcs_uri=self.bucket,
+            base_url=base_url,
+            storage_base_url=base_url,
+            **settings,
+        )
+
+
+GEMINI = Backend("gemini")
+VERTEX_BUCKET = Backend("vertex", project=CLI_PROJECT, bucket=CLI_BUCKET)
+"""Vertex AI with a project (a token made up for loopback), clips through Cloud Storage."""
+VERTEX_EXPRESS = Backend("vertex")
+"""Vertex AI express mode: the key (or one made up for loopback), clips inline."""
+
+SUBMITS = GEMINI if GEMINI_SUBMITS else VERTEX_BUCKET
+"""The backend ``veo3 run`` submits on with the installed google-genai, each clip downloaded
+from the server: the Gemini API on 2.x, Vertex AI with a bucket on 3.x."""
+SUBMITS_WITH_KEY = GEMINI if GEMINI_SUBMITS else VERTEX_EXPRESS
+"""The same, authenticated with the key: the Gemini API on 2.x, Vertex AI express mode on 3.x."""
+
+
+def gemini_submitted(out: Path, prompts: Path, base_url: str, key: str) -> None:
+    """Before a ``veo3 run PROMPTS --out OUT --base-url BASE_URL`` on the Gemini API whose
+    subject comes after the submit: on google-genai 3.x, each prompt of the file is submitted
+    to the server at ``base_url`` through the wire (as 2.x sends it) and recorded in
+    OUT/veo3/jobs.json as a run stopped right after its submits leaves it, so that the run
+    polls and downloads it instead of refusing to submit. Nothing on 2.x."""
+    if GEMINI_SUBMITS:
+        return
+    texts, options = load_prompts(prompts)
+    with (
+        httpx.Client(timeout=RUN_TIMEOUT) as http,
+        gemini_adapter(key, base_url=base_url, http_client=http) as adapter,
+    ):
+        orchestrator = Veo3Orchestrator(adapter, out)
+        if not orchestrator.jobs_path.exists():  # what the run records of where it was made
+            orchestrator.jobs_path.parent.mkdir(parents=True, exist_ok=True)
+            write_jobs_json(orchestrator.jobs_path, [], backend=adapter.describe())
+        before_gemini_run(orchestrator, texts, gemini_wire(http, base_url, key), options=options)

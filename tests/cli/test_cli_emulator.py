@@ -1,4 +1,9 @@
-"""``veo3 emulator --port N``: the emulator as a server process, driven by the real adapter."""
+"""``veo3 emulator --port N``: the emulator as a server process, driven by the real adapter.
+
+On google-genai 3.x, which no longer submits to the Gemini API, the Gemini job is submitted
+through the wire as 2.x sends it (``submit_gemini``) and the adapter polls and downloads it;
+the refusal of another key is seen by the backend that submits (``SUBMITS_WITH_KEY``).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from _kit.cli import RUN_TIMEOUT, Veo3, base_env, veo3_command
+from _kit.cli import RUN_TIMEOUT, SUBMITS_WITH_KEY, Veo3, base_env, veo3_command
 from _kit.keys import make_api_key
+from _kit.sdk import gemini_wire, submit_gemini
 
 from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy
 from veo3_adapter.cli._serve import _LogFormat, exposure_warning
@@ -79,8 +86,9 @@ def test_the_emulator_command_serves_submit_poll_and_download_to_the_real_adapte
 ) -> None:
     base_url, process = served
     dest = tmp_path / "intro.mp4"
-    with _adapter(key, base_url) as adapter:
-        job = adapter.submit_job("intro", "a neon hologram of a cat")
+    with _adapter(key, base_url) as adapter, httpx.Client(timeout=RUN_TIMEOUT) as http:
+        wire = gemini_wire(http, base_url, key)
+        job = submit_gemini(adapter, "intro", "a neon hologram of a cat", wire)
         assert job.operation_name.startswith(f"models/{DEFAULT_MODEL}/operations/")
         polled = adapter.poll_job(job)
         assert polled.status is JobStatus.GENERATED
@@ -106,9 +114,13 @@ def test_the_emulator_command_refuses_another_key(
     served: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     base_url, _ = served
-    with _adapter(make_api_key(), base_url) as adapter, pytest.raises(SubmitError) as caught:
+    adapter = SUBMITS_WITH_KEY.adapter(
+        make_api_key(), base_url, sleep=lambda _: None, retry=RetryPolicy(attempts=1), timeout=5.0
+    )
+    with adapter, pytest.raises(SubmitError) as caught:
         adapter.submit_job("intro", "a cat")
     assert caught.value.status_code == 400
+    assert "API key not valid" in str(caught.value)
 
 
 def test_a_port_in_use_is_a_usage_error(veo3: Veo3) -> None:

@@ -1,13 +1,14 @@
 """``veo3 run`` twice on one ``--out`` pays once: clips made from the same prompt and options
 are kept, recorded operations are resumed, ``--force`` generates everything again; and
-``veo3 resume`` goes back to where the run was made."""
+``veo3 resume`` goes back to where the run was made; each run on the backend that submits
+with the installed google-genai (``SUBMITS``)."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
-from _kit.cli import POLL, Veo3, parse_table, write_prompts
+from _kit.cli import POLL, SUBMITS, Veo3, parse_table, write_prompts
 
 from veo3_adapter.emulator import Emulator
 from veo3_adapter.models import JobStatus
@@ -22,7 +23,9 @@ def _operations(out: Path) -> dict[str, str]:
 
 
 def _run(veo3: Veo3, base_url: str, *extra: str) -> tuple[int, list[str], list[str]]:
-    result = veo3("run", "p.toml", "--out", "out", "--base-url", base_url, *POLL, *extra)
+    result = veo3(
+        "run", "p.toml", "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL, *extra
+    )
     statuses = [r["STATUS"] for r in parse_table(result.out)]
     return result.code, result.err_lines, statuses
 
@@ -143,4 +146,4 @@ def test_resume_after_a_run_goes_back_to_the_emulator_without_base_url(
     assert result.code == 0, result
     assert "warning" not in result.err
     assert is_mp4_file(out / "veo3" / "b.mp4")
-    assert emulator.operations[_operations(out)["b"]].api_downloads == 2
+    assert SUBMITS.fetches(emulator.operations[_operations(out)["b"]]) == 2

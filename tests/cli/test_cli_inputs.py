@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from _kit.cli import POLL, Veo3, parse_table
+from _kit.cli import POLL, SUBMITS, Veo3, parse_table
 
 from veo3_adapter.cli import _commands, main
 from veo3_adapter.emulator import Emulator
@@ -29,7 +29,7 @@ def test_a_byte_order_mark_is_accepted(
     prompts = tmp_path / name
     prompts.write_text(text, encoding="utf-8")
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3("run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL)
 
     assert result.code == 0, result
     assert [(r["VARIANT"], r["STATUS"]) for r in parse_table(result.out)] == [("a", "downloaded")]

@@ -1,4 +1,8 @@
-"""A base URL on loopback (the emulator): no key needed, and a poll interval that suits it."""
+"""A base URL on loopback (the emulator): no key needed, and a poll interval that suits it.
+
+``run`` goes to the backend that submits with the installed google-genai and takes a key
+(``SUBMITS_WITH_KEY``); ``resume`` continues a Gemini API run (on 3.x its jobs are submitted
+through the wire first, ``gemini_submitted``)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _kit.cli import POLL, Veo3, parse_table, write_prompts
+from _kit.cli import POLL, SUBMITS_WITH_KEY, Veo3, gemini_submitted, parse_table, write_prompts
 from _kit.keys import make_api_key
 
 from veo3_adapter.cli import _commands, main
@@ -26,7 +30,15 @@ def test_run_on_loopback_needs_no_key(veo3: Veo3, any_key_url: str, tmp_path: Pa
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
 
     result = veo3(
-        "run", str(prompts), "--out", "out", "--base-url", any_key_url, *POLL, keyed=False
+        "run",
+        str(prompts),
+        "--out",
+        "out",
+        *SUBMITS_WITH_KEY.args,
+        "--base-url",
+        any_key_url,
+        *POLL,
+        keyed=False,
     )
 
     assert result.code == 0, result
@@ -35,6 +47,7 @@ def test_run_on_loopback_needs_no_key(veo3: Veo3, any_key_url: str, tmp_path: Pa
 
 def test_resume_on_loopback_needs_no_key(veo3: Veo3, any_key_url: str, tmp_path: Path) -> None:
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
+    gemini_submitted(tmp_path / "out", prompts, any_key_url, veo3.key)
     first = veo3("run", str(prompts), "--out", "out", "--base-url", any_key_url, *POLL)
     assert first.code == 0, first
     (tmp_path / "out" / "veo3" / "a.mp4").unlink()

@@ -1,11 +1,12 @@
-"""Progress on a terminal: a block redrawn in place, with a bar per download."""
+"""Progress on a terminal: a block redrawn in place, with a bar per download (on the backend
+that submits with the installed google-genai, ``SUBMITS``)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from _kit.cli import POLL, Veo3, parse_table, render_terminal, write_prompts
+from _kit.cli import POLL, SUBMITS, Veo3, parse_table, render_terminal, write_prompts
 
 from veo3_adapter.emulator import Emulator, Scenario
 
@@ -21,7 +22,9 @@ def test_a_terminal_gets_a_redrawn_block_with_download_bars(
         tmp_path / "p.toml", 'calm = "a calm sea"\nbreeze = "a breeze"\nrough = "a storm"\n'
     )
 
-    result = veo3.with_terminal("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3.with_terminal(
+        "run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL
+    )
 
     assert result.code == 1, result
     drawn = result.err
@@ -51,7 +54,15 @@ def test_quiet_on_a_terminal_draws_nothing(
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
 
     result = veo3.with_terminal(
-        "run", str(prompts), "--out", "out", "--base-url", base_url, "--quiet", *POLL
+        "run",
+        str(prompts),
+        "--out",
+        "out",
+        *SUBMITS.args,
+        "--base-url",
+        base_url,
+        "--quiet",
+        *POLL,
     )
 
     assert result.code == 0, result

@@ -1,6 +1,7 @@
 """The hooks the command's progress is built on, in process on the emulator's transport:
-``Veo3Orchestrator(on_change=)``, ``GeminiVeo3Adapter(on_download_progress=)``, and the
-notes the package's retry log records carry."""
+``Veo3Orchestrator(on_change=)``, the adapter's ``on_download_progress``, and the notes the
+package's retry log records carry; with the adapter of the backend that submits with the
+installed google-genai (``SUBMITS``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _kit.cli import SUBMITS
 
-from veo3_adapter import GeminiVeo3Adapter, JobStatus, RetryPolicy, Veo3Job, Veo3Orchestrator
+from veo3_adapter import JobStatus, RetryPolicy, Veo3Job, Veo3Orchestrator
 from veo3_adapter.cli._events import reporting
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.store import read_jobs_json
@@ -28,9 +30,9 @@ def _orchestrator(
     on_download_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Veo3Orchestrator:
     http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
-    adapter = GeminiVeo3Adapter(
+    adapter = SUBMITS.adapter(
         key,
-        base_url=emulator.api_base,
+        emulator.api_base,
         http_client=http,
         sleep=lambda _: None,
         rand=lambda: 0.0,

@@ -1,11 +1,23 @@
-"""``veo3 resume DIR``: continue from jobs.json against the same emulator."""
+"""``veo3 resume DIR``: continue from jobs.json against the same emulator, on the Gemini API.
+
+google-genai 3.x still polls and downloads a Gemini API job; there the jobs of the first run
+are submitted through the wire before it (``gemini_submitted``), and the run takes them up.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from _kit.cli import POLL, TABLE_HEADER, Veo3, files_in, parse_table, write_prompts
+from _kit.cli import (
+    POLL,
+    TABLE_HEADER,
+    Veo3,
+    files_in,
+    gemini_submitted,
+    parse_table,
+    write_prompts,
+)
 
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.models import DEFAULT_BASE_URL, DEFAULT_MODEL, Veo3Job
@@ -22,6 +34,7 @@ def test_resume_fetches_a_deleted_clip_again_and_only_that_one(
     veo3: Veo3, emulator: Emulator, base_url: str, tmp_path: Path, out: Path
 ) -> None:
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\nb = "a dog"\n')
+    gemini_submitted(out, prompts, base_url, veo3.key)
     first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
     assert first.code == 0, first
     original = (out / "veo3" / "a.mp4").read_bytes()
@@ -44,6 +57,7 @@ def test_resume_retries_a_failed_download_and_exits_0_once_every_clip_is_there(
 ) -> None:
     emulator.rule("dog", Scenario(download_failures=(404,)))  # the first GET only
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\nb = "a dog"\n')
+    gemini_submitted(out, prompts, base_url, veo3.key)
     first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
     assert first.code == 1, first
     assert {j.variant: j.error_message for j in read_jobs_json(out / "veo3" / "jobs.json")} == {
@@ -68,6 +82,7 @@ def test_resume_exits_1_while_a_job_still_fails(
 ) -> None:
     emulator.rule("dog", Scenario.named("download_not_found"))  # every time
     prompts = write_prompts(tmp_path / "p.toml", 'b = "a dog"\n')
+    gemini_submitted(out, prompts, base_url, veo3.key)
     assert veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL).code == 1
 
     result = veo3("resume", "out", "--base-url", base_url, "--quiet", *POLL)
@@ -141,6 +156,7 @@ def _record_backend(out: Path, base_url: str) -> None:
 
 def _first_run(veo3: Veo3, tmp_path: Path, out: Path, base_url: str) -> None:
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
+    gemini_submitted(out, prompts, base_url, veo3.key)
     first = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
     assert first.code == 0, first
     (out / "veo3" / "a.mp4").unlink()

@@ -1,4 +1,5 @@
-"""``veo3 run PROMPTS --out DIR``: the real pipeline against the emulator over loopback."""
+"""``veo3 run PROMPTS --out DIR``: the real pipeline against the emulator over loopback, on
+the backend that submits with the installed google-genai (``SUBMITS``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from _kit.cli import POLL, TABLE_HEADER, Veo3, parse_table, write_prompts
+from _kit.cli import (
+    POLL,
+    SUBMITS,
+    SUBMITS_WITH_KEY,
+    TABLE_HEADER,
+    Veo3,
+    parse_table,
+    write_prompts,
+)
 from _kit.keys import make_api_key
 
 from veo3_adapter.emulator import Emulator, Scenario
@@ -42,15 +51,15 @@ def test_run_toml_generates_every_clip_and_sends_per_variant_options(
 ) -> None:
     prompts = write_prompts(tmp_path / "prompts.toml", TOML_PROMPTS)
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3("run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL)
 
     assert result.code == 0, result
     assert is_mp4_file(out / "veo3" / "intro.mp4")
     assert is_mp4_file(out / "veo3" / "outro.mp4")
     assert _parameters_by_variant(emulator, out) == {
-        "intro": {"sampleCount": 1},
+        "intro": {**SUBMITS.parameters},
         "outro": {
-            "sampleCount": 1,
+            **SUBMITS.parameters,
             "aspectRatio": "9:16",
             "resolution": "1080p",
             "durationSeconds": 6,
@@ -80,12 +89,12 @@ def test_run_json_prompts_with_options(
         json.dumps({"a": "a cat", "b": {"prompt": "a dog", "aspect_ratio": "16:9"}}),
     )
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3("run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL)
 
     assert result.code == 0, result
     assert _parameters_by_variant(emulator, out) == {
-        "a": {"sampleCount": 1},
-        "b": {"sampleCount": 1, "aspectRatio": "16:9"},
+        "a": {**SUBMITS.parameters},
+        "b": {**SUBMITS.parameters, "aspectRatio": "16:9"},
     }
     assert sorted(p.name for p in (out / "veo3").glob("*.mp4")) == ["a.mp4", "b.mp4"]
 
@@ -96,7 +105,7 @@ def test_run_exits_1_when_a_job_fails_and_keeps_the_others(
     emulator.rule("storm", Scenario.named("operation_error"))
     prompts = write_prompts(tmp_path / "p.toml", 'calm = "a calm sea"\nrough = "a storm"\n')
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3("run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL)
 
     assert result.code == 1, result
     rows = {r["VARIANT"]: (r["STATUS"], r["ERROR"]) for r in parse_table(result.out)}
@@ -115,6 +124,7 @@ def test_run_takes_the_key_from_google_api_key_too(
         str(prompts),
         "--out",
         "out",
+        *SUBMITS_WITH_KEY.args,
         "--base-url",
         base_url,
         *POLL,
@@ -130,7 +140,9 @@ def test_run_quiet_prints_only_the_table(
 ) -> None:
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\nb = "a dog"\n')
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, "-q", *POLL)
+    result = veo3(
+        "run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, "-q", *POLL
+    )
 
     assert result.code == 0, result
     assert result.err == ""
@@ -145,7 +157,7 @@ def test_run_reports_each_event_as_a_plain_line_on_stderr_when_not_a_terminal(
     emulator.default = Scenario(running_polls=2)
     prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
 
-    result = veo3("run", str(prompts), "--out", "out", "--base-url", base_url, *POLL)
+    result = veo3("run", str(prompts), "--out", "out", *SUBMITS.args, "--base-url", base_url, *POLL)
 
     assert result.code == 0, result
     [operation] = emulator.operations
