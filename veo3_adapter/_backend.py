@@ -10,20 +10,17 @@ which error, and how a finished operation's video reaches a file.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar, Generic, Self, TypedDict, TypeVar
+from typing import ClassVar, Generic, Self, TypeVar
 
 import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from . import clock as _clock
 from ._http import new_client
 from ._operations import (
     describe_api_error,
@@ -32,9 +29,16 @@ from ._operations import (
     poll_transient,
     submit_transient,
     submitted_job,
+    videos_of,
 )
 from ._request import sdk_request
-from .download import DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_CLIP_BYTES
+from ._settings import (
+    BackendSettings,
+    DownloadSettings,
+    Progress,
+    download_settings,
+    variant_progress,
+)
 from .errors import (
     BatchStoppingError,
     ConfigurationError,
@@ -59,65 +63,6 @@ __all__ = [
 
 T = TypeVar("T")
 V = TypeVar("V")
-
-Progress = Callable[[int, int | None], None]
-"""``progress(bytes_so_far, total_or_None)`` during one download."""
-
-
-class DownloadSettings(TypedDict):
-    """How a clip download retries and what bounds it (keywords of ``ClipDownloader``)."""
-
-    retry: RetryPolicy
-    sleep: Callable[[float], None]
-    rand: Callable[[], float]
-    max_redirects: int
-    max_clip_bytes: int
-    download_deadline: float
-
-
-class BackendSettings(TypedDict, total=False):
-    """The keyword arguments every backend takes, each optional.
-
-    - ``http_client``: the ``httpx.Client`` for every request (built with
-      ``follow_redirects=False``); default: one of ours, closed by ``close()``.
-    - ``sleep``, ``rand``: the waits between retries and their jitter (injectable).
-    - ``options``: default :class:`GenerationOptions` for every submit.
-    - ``retry``: the :class:`RetryPolicy` of submit, poll and download.
-    - ``timeout`` (default 60 s): one request.
-    - ``max_redirects`` (default 5), ``max_clip_bytes`` (default 4 GiB) and
-      ``download_deadline`` (default 30 minutes, retries included): one download.
-    - ``on_download_progress(variant, bytes_so_far, total_or_None)`` watches each download.
-    """
-
-    http_client: httpx.Client | None
-    sleep: Callable[[float], None]
-    options: GenerationOptions | None
-    retry: RetryPolicy | None
-    timeout: float
-    max_redirects: int
-    max_clip_bytes: int
-    download_deadline: float
-    rand: Callable[[], float]
-    on_download_progress: Callable[[str, int, int | None], None] | None
-
-
-def download_settings(settings: BackendSettings, retry: RetryPolicy) -> DownloadSettings:
-    """The download part of ``settings``, defaults filled in."""
-    return DownloadSettings(
-        retry=retry,
-        sleep=settings.get("sleep", _clock.sleep),
-        rand=settings.get("rand", random.random),
-        max_redirects=settings.get("max_redirects", 5),
-        max_clip_bytes=settings.get("max_clip_bytes", DEFAULT_MAX_CLIP_BYTES),
-        download_deadline=settings.get("download_deadline", DEFAULT_DOWNLOAD_DEADLINE),
-    )
-
-
-def variant_progress(
-    report: Callable[[str, int, int | None], None] | None, variant: str
-) -> Progress | None:
-    """``report(variant, bytes_so_far, total_or_None)`` as a download's progress callback."""
-    return None if report is None else functools.partial(report, variant)
 
 
 class SdkBackend(ABC, Generic[V]):
@@ -195,8 +140,12 @@ class SdkBackend(ABC, Generic[V]):
         """The error for one of ``_own_errors`` in a poll."""
 
     @abstractmethod
-    def _video(self, operation: types.GenerateVideosOperation) -> V | None:
-        """The finished operation's video, ``None`` when there is none (yet)."""
+    def _usable(self, video: types.Video) -> bool:
+        """Whether this backend can download ``video``: each usable one is a sample."""
+
+    @abstractmethod
+    def _video(self, video: types.Video) -> V:
+        """A usable video as ``_write`` takes it."""
 
     @abstractmethod
     def _write(self, video: V, dest: Path, name: str, progress: Progress | None) -> int:
@@ -213,7 +162,7 @@ class SdkBackend(ABC, Generic[V]):
         return poll_transient(exc)
 
     def _map_operation(self, job: Veo3Job, op: types.GenerateVideosOperation) -> Veo3Job:
-        return map_operation(job, op, self._scrub)
+        return map_operation(job, op, self._scrub, self._usable)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -315,8 +264,13 @@ class SdkBackend(ABC, Generic[V]):
         return poll_mapped(job, self._get_operation, self._map_operation, self._log)
 
     def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        """Re-read the finished operation, then write its video to ``dest`` atomically."""
+        """Re-read the finished operation, then write its (first) video to ``dest`` atomically."""
+        return self.download_sample(job, 0, dest)
+
+    def download_sample(self, job: Veo3Job, sample: int, dest: Path) -> Path:
+        """Like ``download_clip``, for video ``sample`` (0: the first) of the operation."""
         name = job.operation_name
+        which = f"variant {job.variant!r}" + (f" (video {sample + 1})" if sample else "")
         try:
             if not name:
                 raise DownloadError(
@@ -324,24 +278,25 @@ class SdkBackend(ABC, Generic[V]):
                     "fetched; submit it again"
                 )
             operation = self._get_operation(name)
-            video = self._video(operation)
-            if video is None:
+            videos = [video for video in videos_of(operation) if self._usable(video)]
+            if not 0 <= sample < len(videos):
+                state = "still running" if not operation.done else "finished without one"
                 raise DownloadError(
-                    f"operation {name} has no video to download "
-                    f"({'still running' if not operation.done else 'finished without one'})",
+                    f"operation {name} has no video{f' {sample + 1}' if sample else ''} to "
+                    f"download ({state if not videos else f'it has {len(videos)}'})",
                     operation_name=name,
                 )
             progress = variant_progress(self._on_download_progress, job.variant)
-            size = self._write(video, dest, name, progress)
+            size = self._write(self._video(videos[sample]), dest, name, progress)
         except Veo3GenerationError as exc:
             if not exc.operation_name:
                 exc.operation_name = name
             # The messages are scrubbed where they are made; this is the last net for a
             # credential a server echoed into a URL or a reason.
             exc.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in exc.args)
-            self._log.warning("download of variant %r failed: %s", job.variant, exc)
+            self._log.warning("download of %s failed: %s", which, exc)
             raise
-        self._log.info("downloaded variant %r (%d bytes) to %s", job.variant, size, dest)
+        self._log.info("downloaded %s (%d bytes) to %s", which, size, dest)
         return dest
 
     # -- internals -------------------------------------------------------------------------

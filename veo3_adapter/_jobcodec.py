@@ -13,6 +13,7 @@ from .models import (
     InputFile,
     JobInputs,
     JobStatus,
+    SampleClip,
     Veo3Job,
     validate_variant,
 )
@@ -40,7 +41,9 @@ _STR_FIELDS = (
     "created_at",
     "updated_at",
     "batch_stopped_by",
+    "note",
 )
+_SAMPLE_TEXTS = ("video_uri", "path")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -54,6 +57,13 @@ def job_to_dict(job: Veo3Job) -> dict[str, Any]:
     else:
         # Absent, not empty: a release without inputs still reads and writes such a file.
         del data["inputs"]
+    # Likewise: a job of one video is written as before several existed.
+    if job.samples:
+        data["samples"] = [dataclasses.asdict(sample) for sample in job.samples]
+    else:
+        del data["samples"]
+    if not job.note:
+        del data["note"]
     return data
 
 
@@ -113,11 +123,38 @@ def _inputs_from_dict(variant: str, raw: object) -> JobInputs:
     )
 
 
+def _samples_from_dict(variant: str, raw: object) -> tuple[SampleClip, ...]:
+    if not isinstance(raw, list):
+        raise InvalidJobError(f"variant {variant!r}: field 'samples' must be a list")
+    samples = []
+    for i, item in enumerate(raw):
+        where = f"samples[{i}]"
+        if not isinstance(item, Mapping):
+            raise InvalidJobError(f"variant {variant!r}: {where} must be an object")
+        texts: dict[str, str] = {}
+        for name in _SAMPLE_TEXTS:
+            value = item.get(name, "")
+            if not isinstance(value, str):
+                raise InvalidJobError(f"variant {variant!r}: {where}.{name} must be a string")
+            check_text(variant, f"{where}.{name}", value)
+            texts[name] = value
+        size = _whole_number(variant, f"{where}.clip_bytes", item.get("clip_bytes", 0))
+        samples.append(SampleClip(clip_bytes=size, **texts))
+    return tuple(samples)
+
+
+def _whole_number(variant: str, name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidJobError(f"variant {variant!r}: field {name!r} must be a whole number")
+    return value
+
+
 def job_from_dict(data: object) -> Veo3Job:
     """Build a job from its JSON form; raise ``InvalidJobError`` saying which field is wrong.
 
-    Fields added after the first release (``operation_name``, ``inputs`` among them) may be
-    missing; fields and options added by a newer release are ignored.
+    Fields added after the first release (``operation_name``, ``inputs``, ``samples`` among
+    them) may be missing (a job without ``samples`` has one video: ``clip_path``); fields
+    and options added by a newer release are ignored.
     """
     if not isinstance(data, Mapping):
         raise InvalidJobError(f"a job must be an object, got {type(data).__name__}")
@@ -141,9 +178,7 @@ def job_from_dict(data: object) -> Veo3Job:
             raise InvalidJobError(f"variant {variant!r}: field {name!r} must be a string")
         check_text(variant, name, value)
         values[name] = value
-    clip_bytes = data.get("clip_bytes", 0)
-    if not isinstance(clip_bytes, int) or isinstance(clip_bytes, bool) or clip_bytes < 0:
-        raise InvalidJobError(f"variant {variant!r}: field 'clip_bytes' must be a whole number")
+    clip_bytes = _whole_number(variant, "clip_bytes", data.get("clip_bytes", 0))
     return Veo3Job(
         variant=variant,
         prompt=data["prompt"],
@@ -151,6 +186,7 @@ def job_from_dict(data: object) -> Veo3Job:
         options=_options_from_dict(variant, data.get("options", {})),
         inputs=_inputs_from_dict(variant, data.get("inputs", {})),
         clip_bytes=clip_bytes,
+        samples=_samples_from_dict(variant, data.get("samples", [])),
         **values,
     )
 
@@ -195,7 +231,13 @@ def storable(job: Veo3Job) -> Veo3Job:
     options: dict[str, Any] = {
         k: _utf8(v) for k, v in job.options.to_dict().items() if isinstance(v, str)
     }
-    return dataclasses.replace(job, **texts, options=dataclasses.replace(job.options, **options))
+    samples = tuple(
+        dataclasses.replace(s, video_uri=_utf8(s.video_uri), path=_utf8(s.path))
+        for s in job.samples
+    )
+    return dataclasses.replace(
+        job, **texts, samples=samples, options=dataclasses.replace(job.options, **options)
+    )
 
 
 def _utf8(text: str) -> str:

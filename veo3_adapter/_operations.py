@@ -19,7 +19,7 @@ from google.genai import types
 
 from ._refusal import is_daily_quota
 from .errors import TRANSIENT_STATUS, PollError, SubmitError
-from .models import ErrorCode, GenerationOptions, JobStatus, Veo3Job
+from .models import ErrorCode, GenerationOptions, JobStatus, SampleClip, Veo3Job
 from .retry import Transient, retry_after_seconds, retry_delay_from_error_body
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "submitted_job",
     "poll_transient",
     "submit_transient",
-    "video_uri",
+    "videos_of",
 ]
 
 logger = logging.getLogger("veo3_adapter.gemini")
@@ -62,11 +62,17 @@ def is_model_id(model: object) -> bool:
 
 
 def map_operation(
-    job: Veo3Job, op: types.GenerateVideosOperation, scrub: Callable[[str], str]
+    job: Veo3Job,
+    op: types.GenerateVideosOperation,
+    scrub: Callable[[str], str],
+    usable: Callable[[types.Video], bool] = lambda video: bool(video.uri),
 ) -> Veo3Job:
     """``job`` with the state ``op`` reports; unchanged (equal) while it still runs.
 
-    ``scrub`` redacts what the server wrote before it reaches the job or a log record.
+    ``scrub`` redacts what the server wrote before it reaches the job or a log record;
+    ``usable`` tells a video the backend can download (by default: one with a URI). Every
+    usable video becomes one of the job's samples; fewer than ``number_of_videos`` asked for
+    (the safety filters removed some) is GENERATED all the same, with a ``note``.
     """
     if not op.done:
         return dataclasses.replace(job, status=JobStatus.SUBMITTED)
@@ -75,17 +81,27 @@ def map_operation(
         logger.warning("operation %s failed: %s", job.operation_name, message)
         return job.failed(ErrorCode.GENERATION_FAILED, message)
     result = op.result or op.response
-    uri = video_uri(op)
-    if uri:
+    videos = [video for video in videos_of(op) if usable(video)]
+    filtered = (result.rai_media_filtered_count or 0) if result is not None else 0
+    reasons = scrub("; ".join(result.rai_media_filtered_reasons or []) if result else "")
+    if videos:
+        asked = job.options.number_of_videos or 1
+        note = _shortfall(asked, len(videos), filtered, reasons)
+        if note:
+            logger.warning("operation %s: %s", job.operation_name, note)
+        samples = [SampleClip(video_uri=scrub(video.uri or "")) for video in videos]
         return dataclasses.replace(
             job,
             status=JobStatus.GENERATED,
-            video_uri=scrub(uri),  # jobs.json keeps it; a "key=" URI is refused anyway
+            # jobs.json keeps the URIs; a "key=" URI is refused anyway
+            video_uri=samples[0].video_uri,
+            samples=tuple(samples) if len(samples) > 1 else (),
+            note=note,
             error_message="",
             error_detail="",
         )
-    if result is not None and result.rai_media_filtered_count:
-        reasons = scrub("; ".join(result.rai_media_filtered_reasons or []) or "no reason given")
+    if filtered:
+        reasons = reasons or "no reason given"
         logger.warning("operation %s was safety-filtered: %s", job.operation_name, reasons)
         return job.failed(ErrorCode.RAI_FILTERED, reasons)
     logger.warning("operation %s finished without a video", job.operation_name)
@@ -94,13 +110,22 @@ def map_operation(
     )
 
 
-def video_uri(op: types.GenerateVideosOperation) -> str:
-    """The first generated video's URI; "" while running or when there is none."""
+def _shortfall(asked: int, arrived: int, filtered: int, reasons: str) -> str:
+    """What a job with fewer videos than asked for (or some filtered) notes, else ""."""
+    if arrived >= asked and not filtered:
+        return ""
+    text = f"{arrived} of the {asked} videos asked for arrived"
+    if filtered:
+        text += f"; the safety filters removed {filtered}: {reasons or 'no reason given'}"
+    return text
+
+
+def videos_of(op: types.GenerateVideosOperation) -> list[types.Video]:
+    """Every generated video of a finished operation, in the server's order."""
     result = op.result or op.response
     if not op.done or result is None or not result.generated_videos:
-        return ""
-    video = result.generated_videos[0].video
-    return (video.uri or "") if video is not None else ""
+        return []
+    return [item.video for item in result.generated_videos if item.video is not None]
 
 
 def submit_transient(exc: Exception) -> Transient | None:

@@ -52,7 +52,7 @@ def sdk_request(
         for i, ref in enumerate(inputs.reference_images)
     ]
     config = types.GenerateVideosConfig(
-        number_of_videos=1,
+        number_of_videos=options.number_of_videos or 1,
         aspect_ratio=options.aspect_ratio,
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,

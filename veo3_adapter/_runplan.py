@@ -2,7 +2,7 @@
 
 In ``run``, a recorded job is kept when it was made from the same prompt, options (the
 backend's defaults included, so another default model counts as a change) and inputs (the
-images' digests, the extended video) and its clip is valid; a recorded operation still
+images' digests, the extended video) and its clips are valid; a recorded operation still
 running or finished is resumed rather than paid for again.
 """
 

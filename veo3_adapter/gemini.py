@@ -24,7 +24,7 @@ from ._answers import (
 )
 from ._backend import BackendSettings, Progress, SdkBackend
 from ._http import Origin, tls_context
-from ._operations import MODEL_ID_HELP, OPERATION_NAME_RE, error_body, is_model_id, video_uri
+from ._operations import MODEL_ID_HELP, OPERATION_NAME_RE, error_body, is_model_id
 from ._refusal import submit_refusal
 from ._secrets import Secret, guard_wire_logs, redact
 from .download import ClipDownloader
@@ -190,8 +190,11 @@ class GeminiVeo3Adapter(SdkBackend[str]):
             f"{what}: the answer could not be read ({type(exc).__name__})", operation_name=name
         )
 
-    def _video(self, operation: types.GenerateVideosOperation) -> str | None:
-        return video_uri(operation) or None
+    def _usable(self, video: types.Video) -> bool:
+        return bool(video.uri)
+
+    def _video(self, video: types.Video) -> str:
+        return video.uri or ""
 
     def _write(self, video: str, dest: Path, name: str, progress: Progress | None) -> int:
         return self._downloader.download(video, dest, operation_name=name, progress=progress)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -13,7 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidOptionsError, InvalidVariantError
+from ._variants import MAX_VARIANT_LENGTH, validate_variant, validate_variants
+from .errors import InvalidOptionsError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -23,7 +23,10 @@ __all__ = [
     "InputFile",
     "JobInputs",
     "JobStatus",
+    "MAX_VARIANT_LENGTH",
+    "MAX_SAMPLES",
     "RunSummary",
+    "SampleClip",
     "Veo3Job",
     "VideoInputs",
     "validate_variant",
@@ -32,8 +35,6 @@ __all__ = [
 
 DEFAULT_MODEL = "veo-3.1-generate-001"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-MAX_VARIANT_LENGTH = 100
-_VARIANT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 class JobStatus(StrEnum):
@@ -62,50 +63,9 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-def validate_variant(variant: object) -> str:
-    """Return ``variant`` if it can be a file name, else raise ``InvalidVariantError`` naming it."""
-    if not isinstance(variant, str):
-        raise InvalidVariantError(f"variant name must be a string, got {type(variant).__name__}")
-    if len(variant) > MAX_VARIANT_LENGTH:
-        raise InvalidVariantError(
-            f"variant name {variant[:40]!r}... is {len(variant)} characters long; "
-            f"the limit is {MAX_VARIANT_LENGTH}"
-        )
-    if not _VARIANT_RE.fullmatch(variant):
-        raise InvalidVariantError(
-            f"variant name {variant!r} is not allowed: it becomes veo3/<variant>.mp4, so use "
-            "letters, digits, '.', '_' and '-' only, not starting with '.'"
-        )
-    return variant
-
-
-def validate_variants(variants: Iterable[object], *, kept: Iterable[str] = ()) -> list[str]:
-    """``validate_variant`` on each; two names equal ignoring case are refused, naming both.
-
-    ``veo3/Intro.mp4`` and ``veo3/intro.mp4`` are one file on macOS and Windows. ``kept``
-    are variants already recorded that stay beside these (jobs.json's other jobs).
-    """
-    names = [validate_variant(variant) for variant in variants]
-    seen: dict[str, str] = {}
-    for name in names:
-        other = seen.setdefault(name.casefold(), name)
-        if other != name:
-            raise _same_file(other, name)
-    for name in kept:
-        other = seen.get(name.casefold(), name)
-        if other != name:
-            raise _same_file(name, other)
-    return names
-
-
-def _same_file(first: str, second: str) -> InvalidVariantError:
-    return InvalidVariantError(
-        f"variants {first!r} and {second!r} differ only in case, so they would be one file "
-        "on macOS and Windows; rename one of them"
-    )
-
-
 _VERTEX_ONLY = {"only_on": "vertex"}
+MAX_SAMPLES = 4
+"""The most videos one request may ask for (``number_of_videos``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,7 +75,8 @@ class GenerationOptions:
     ``seed`` (0 to 2**32-1), ``generate_audio``, ``compression_quality`` ("optimized" or
     "lossless") and ``resize_mode`` ("crop" or "pad", how an input image is fitted) are
     accepted by Vertex AI only (``only_on()``); the Gemini API refuses them. Choices are
-    stored lower-case.
+    stored lower-case. ``number_of_videos`` (1 to 4; unset means 1) asks one request for
+    several videos of the same prompt and inputs.
     """
 
     model: str | None = None
@@ -125,6 +86,7 @@ class GenerationOptions:
     negative_prompt: str | None = None
     person_generation: str | None = None
     enhance_prompt: bool | None = None
+    number_of_videos: int | None = field(default=None, metadata={"range": (1, MAX_SAMPLES)})
     seed: int | None = field(default=None, metadata={**_VERTEX_ONLY, "range": (0, 2**32 - 1)})
     generate_audio: bool | None = field(default=None, metadata=_VERTEX_ONLY)
     compression_quality: str | None = field(
@@ -146,9 +108,13 @@ class GenerationOptions:
                     raise InvalidOptionsError(f.name, expected, got=repr(value))
                 object.__setattr__(self, f.name, value.lower())
             bounds = f.metadata.get("range")
-            if bounds and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+            if bounds and (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not bounds[0] <= value <= bounds[1]
+            ):
                 expected = f"an integer from {bounds[0]} to {bounds[1]}"
-                raise InvalidOptionsError(f.name, expected, got=str(value))
+                raise InvalidOptionsError(f.name, expected, got=repr(value))
 
     def merged(self, override: GenerationOptions | None) -> GenerationOptions:
         """Return these options with every field that ``override`` sets replaced."""
@@ -311,8 +277,28 @@ _NO_INPUTS = JobInputs()
 
 
 @dataclass(frozen=True)
+class SampleClip:
+    """One of the videos a request generated, and its clip.
+
+    ``video_uri`` is where the server keeps it ("" for a video sent inline); ``path`` where
+    its clip is written; ``clip_bytes`` the clip's size once downloaded, 0 until then.
+    """
+
+    video_uri: str = ""
+    path: str = ""
+    clip_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class Veo3Job:
-    """One clip to generate. Frozen: changes return a new job (``dataclasses.replace``)."""
+    """One clip to generate. Frozen: changes return a new job (``dataclasses.replace``).
+
+    A request for several videos (``number_of_videos``) records each in ``samples``, in the
+    server's order; ``clip_path``, ``video_uri`` and ``clip_bytes`` are always the first's
+    (``veo3/{variant}.mp4``), and ``samples`` stays empty when one video came back.
+    ``note`` says what a person should know about a job that did not fail, such as fewer
+    videos than asked for because the safety filters removed some.
+    """
 
     variant: str
     prompt: str
@@ -330,6 +316,42 @@ class Veo3Job:
     # refused key): set on that job and on the jobs not sent because of it; resume sends them.
     batch_stopped_by: str = ""
     inputs: JobInputs = field(default_factory=JobInputs)
+    samples: tuple[SampleClip, ...] = ()
+    note: str = ""
+
+    @property
+    def clip_paths(self) -> tuple[str, ...]:
+        """Every video's clip path, the first one's first ("" for none recorded yet)."""
+        if self.samples:
+            return tuple(sample.path for sample in self.samples)
+        return (self.clip_path,) if self.clip_path else ()
+
+    @property
+    def video_uris(self) -> tuple[str, ...]:
+        """Every video's URI on the server, in the server's order ("" for one sent inline)."""
+        if self.samples:
+            return tuple(sample.video_uri for sample in self.samples)
+        return (self.video_uri,) if self.video_uri else ()
+
+    @property
+    def clips_downloaded(self) -> int:
+        """How many of the job's videos have been downloaded to their clip paths."""
+        if self.samples:
+            return sum(1 for sample in self.samples if sample.clip_bytes)
+        return 1 if self.status is JobStatus.DOWNLOADED else 0
+
+    def with_samples(self, samples: Iterable[SampleClip]) -> Veo3Job:
+        """This job with ``samples`` as its videos: the first is also ``clip_path``,
+        ``video_uri`` and ``clip_bytes``; ``samples`` is kept only when there are several."""
+        videos = tuple(samples)
+        first = videos[0] if videos else SampleClip()
+        return dataclasses.replace(
+            self,
+            clip_path=first.path,
+            video_uri=first.video_uri,
+            clip_bytes=first.clip_bytes,
+            samples=videos if len(videos) > 1 else (),
+        )
 
     @property
     def finished(self) -> bool:

@@ -9,14 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from . import clock as _clock
-from ._failures import (
-    checked_answer,
-    clip_write_failure,
-    code_of,
-    internal_failure,
-    scrubbed,
-    unrecorded,
-)
+from ._failures import checked_answer, code_of, internal_failure, scrubbed, unrecorded
 from ._inputs import check_submits, with_extensions
 from ._runplan import (
     backend_of,
@@ -31,6 +24,7 @@ from ._runplan import (
     stopped_unsent,
     submitted_through,
 )
+from ._samples import clip_name, clips_ok, download_clips
 from .errors import BatchStoppingError, ConfigurationError, OutputWriteError, PollError, Veo3Error
 from .models import (
     ErrorCode,
@@ -42,7 +36,6 @@ from .models import (
     validate_variant,
     validate_variants,
 )
-from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
 from .retry import NOTE_ATTR, Note
 from .store import JobsJournal, locked_for_writing, read_jobs_and_backend, read_jobs_json, storable
@@ -109,9 +102,10 @@ class Veo3Orchestrator:
         """``output_dir/veo3/jobs.json``."""
         return self.clips_dir / JOBS_FILENAME
 
-    def clip_path(self, variant: str) -> Path:
-        """Where the clip of ``variant`` is written: ``output_dir/veo3/{variant}.mp4``."""
-        return self.clips_dir / f"{validate_variant(variant)}.mp4"
+    def clip_path(self, variant: str, sample: int = 0) -> Path:
+        """Where the clip of ``variant`` is written: ``output_dir/veo3/{variant}.mp4``; with
+        ``sample`` n (from 1), that of its (n+1)-th video: ``{variant}~{n+1}.mp4``."""
+        return self.clips_dir / clip_name(validate_variant(variant), sample)
 
     def jobs(self) -> list[Veo3Job]:
         """The jobs recorded in jobs.json (read-only; raises ``JobsFileError``)."""
@@ -127,17 +121,19 @@ class Veo3Orchestrator:
         inputs: Mapping[str, VideoInputs] | None = None,
         force: bool = False,
     ) -> list[Veo3Job]:
-        """Generate and download one clip per ``variant -> prompt``; return their final jobs.
+        """Generate and download the clips of each ``variant -> prompt``; return the jobs.
 
-        ``inputs`` gives variants images or a recorded variant to extend
+        Each variant's first video is ``clip_path(variant)``; ``number_of_videos`` asks for
+        up to four, the others written as ``{variant}~2.mp4`` and on. ``inputs`` gives
+        variants images or a recorded variant to extend
         (:class:`~veo3_adapter.models.VideoInputs`); jobs.json records each image by path
         and SHA-256, and the extended video's URI. Idempotent: a variant recorded in
         jobs.json with the same prompt, options (the port's defaults, such as its model,
-        included) and inputs (an image with other bytes is another request) and a valid clip
-        is kept as it is; one whose operation is still running or finished (SUBMITTED or
-        GENERATED, with an operation name, on the same backend) is resumed, not submitted
-        again. Any other, or every one with ``force``, is submitted anew. ``last_run`` says
-        which was which.
+        included) and inputs (an image with other bytes is another request) and valid clips
+        (every one of its videos') is kept as it is; one whose operation is still running
+        or finished (SUBMITTED or GENERATED, with an operation name, on the same backend)
+        is resumed, not submitted again. Any other, or every one with ``force``, is
+        submitted anew. ``last_run`` says which was which.
 
         Jobs of other variants already in jobs.json are kept. A job that fails is recorded as
         FAILED with a machine code and the rest carry on, except after a submit refused in a
@@ -201,7 +197,8 @@ class Veo3Orchestrator:
             return [self._jobs[variant] for variant in prompts]
 
     def resume(self) -> list[Veo3Job]:
-        """Continue from jobs.json: poll what was running, fetch missing or broken clips.
+        """Continue from jobs.json: poll what was running, fetch missing or broken clips
+        (of a job with several videos, only those).
 
         Jobs that a stopped run did not send (or whose refusal stopped it) are submitted
         again, in their order in jobs.json; they stop again the same way if the cause is
@@ -233,7 +230,7 @@ class Veo3Orchestrator:
     # -- steps -----------------------------------------------------------------------------
 
     def _clip_ok(self, job: Veo3Job) -> bool:
-        return job.status is JobStatus.DOWNLOADED and is_mp4_file(self.clip_path(job.variant))
+        return clips_ok(job, self.clips_dir)  # every video's clip, when there are several
 
     def _submit_all(self, variants: list[str]) -> None:
         """Submit each in turn; after a batch-stopping refusal, send none of the rest."""
@@ -333,34 +330,8 @@ class Veo3Orchestrator:
             self._set(polled)
 
     def _download(self, variant: str) -> None:
-        job = self._jobs[variant]
-        dest = self.clip_path(variant)
-        try:
-            written = Path(self.port.download_clip(job, dest))
-            size = written.stat().st_size
-        except Veo3Error as exc:
-            # The adapter has logged the cause at WARNING; here only the job's new state.
-            logger.info("variant %r: %s", variant, ErrorCode.DOWNLOAD_FAILED.value)
-            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, scrubbed(str(exc))))
-            return
-        except OSError as exc:  # the clip's file: a full disk, a read-only directory
-            detail = clip_write_failure(variant, dest, exc)
-            self._set(job.failed(ErrorCode.DOWNLOAD_FAILED, detail))
-            return
-        except Exception as exc:
-            detail = internal_failure("download", variant, exc)
-            self._set(job.failed(ErrorCode.INTERNAL_ERROR, detail))
-            return
-        self._set(
-            dataclasses.replace(
-                job,
-                status=JobStatus.DOWNLOADED,
-                clip_path=str(written),
-                clip_bytes=size,
-                error_message="",
-                error_detail="",
-            )
-        )
+        # Every video the operation generated; those already there are not fetched again.
+        self._set(download_clips(self.port, self._jobs[variant], self.clips_dir))
 
     # -- state -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from .models import GenerationOptions, JobInputs, Veo3Job
 
-__all__ = ["DescribedPort", "VideoGenerationPort"]
+__all__ = ["DescribedPort", "SampledPort", "VideoGenerationPort"]
 
 
 @runtime_checkable
@@ -20,7 +20,9 @@ class VideoGenerationPort(Protocol):
     ``GenerationOptions`` the port applies where a job sets none (its model among them),
     which lets ``run`` tell that a recorded job was made with the same options; and
     ``accepted_options``, the set of option names it sends (``run`` refuses a job setting
-    another before anything is submitted).
+    another before anything is submitted). A port whose generations may return several
+    videos (``number_of_videos``) reports them in the polled job's ``samples`` and has
+    ``download_sample`` (see :class:`SampledPort`); ``download_clip`` fetches the first.
     """
 
     def submit_job(
@@ -62,4 +64,14 @@ class DescribedPort(Protocol):
         """Plain facts about the backend, e.g. ``{"backend": "gemini", "base_url": ...,
         "model": ...}``; never a credential. ``backend`` and ``base_url`` name where the
         recorded operations live."""
+        ...
+
+
+@runtime_checkable
+class SampledPort(Protocol):
+    """A port that downloads each of several videos one request generated."""
+
+    def download_sample(self, job: Veo3Job, sample: int, dest: Path) -> Path:
+        """Write video ``sample`` (0 is the first, ``job.samples`` order) to the file
+        ``dest`` atomically and return ``dest``; fails as ``download_clip`` does."""
         ...

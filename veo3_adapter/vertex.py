@@ -12,7 +12,6 @@ backend are in ``_backend``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -40,7 +39,6 @@ from ._vertex_wire import (
     check_http_base,
     check_output_gcs_uri,
     default_base_url,
-    first_video,
     operation_name_problem,
     poll_transient,
     submit_transient,
@@ -52,7 +50,7 @@ from .errors import (
     PollError,
     SubmitError,
 )
-from .models import DEFAULT_MODEL, JobStatus, Veo3Job
+from .models import DEFAULT_MODEL
 from .retry import Transient
 
 __all__ = ["VertexVeo3Adapter"]
@@ -240,17 +238,12 @@ class VertexVeo3Adapter(SdkBackend[types.Video]):
             status_code=401,
         )
 
-    def _map_operation(self, job: Veo3Job, op: types.GenerateVideosOperation) -> Veo3Job:
-        video = first_video(op)
-        if not op.error and video is not None and not video.uri and video.video_bytes:
-            return dataclasses.replace(  # a video sent inline has no URI to keep
-                job, status=JobStatus.GENERATED, video_uri="", error_message="", error_detail=""
-            )
-        return super()._map_operation(job, op)
+    def _usable(self, video: types.Video) -> bool:
+        # A video sent inline has no URI to keep, only its bytes.
+        return bool(video.uri or video.video_bytes)
 
-    def _video(self, operation: types.GenerateVideosOperation) -> types.Video | None:
-        video = first_video(operation)
-        return video if video is not None and (video.uri or video.video_bytes) else None
+    def _video(self, video: types.Video) -> types.Video:
+        return video
 
     def _write(self, video: types.Video, dest: Path, name: str, progress: Progress | None) -> int:
         return self._media.write(

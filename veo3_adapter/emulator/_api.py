@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._auth import authenticate
-from ._lifecycle import Headers, poll_reply, submit_request, video_problem, with_inputs
+from ._lifecycle import Headers, poll_reply, start, submit_request, video_problem
 from ._models import CURRENT_MODELS, model_not_found
 from ._scenario import Scenario
 from ._state import OperationState, State
@@ -120,13 +120,10 @@ class ApiAnswers:
         )
         if isinstance(request, Reply):
             return request
-        prompt, parameters, inputs = request
-        scenario = self._state.choose(prompt)
+        scenario = self._state.choose(request.prompt)
         if scenario.submit_status is not None:
             return _failure(scenario.submit_status, scenario, model)
-        state = self._state.start(
-            model, prompt, parameters, with_inputs(scenario, inputs), inputs=inputs
-        )
+        state = start(self._state, model, request, scenario)
         logger.info("emulator: started %s", state.name)
         return json_reply(200, {"name": state.name})
 
@@ -138,15 +135,16 @@ class ApiAnswers:
         return video_problem(self._state, state, uri)
 
     def _response(self, state: OperationState) -> dict[str, Any]:
-        scenario = state.scenario
-        if scenario.rai_reasons is not None:
-            result: dict[str, Any] = {
-                "raiMediaFilteredCount": max(len(scenario.rai_reasons), 1),
-                "raiMediaFilteredReasons": list(scenario.rai_reasons),
-            }
-        else:
-            uri = f"{self._state.bases.api}/v1beta/files/{state.file_id}:download?alt=media"
-            result = {"generatedSamples": [{"video": {"uri": uri}}]}
+        result: dict[str, Any] = {}
+        if state.has_video:
+            api = self._state.bases.api
+            result["generatedSamples"] = [
+                {"video": {"uri": f"{api}/v1beta/files/{file_id}:download?alt=media"}}
+                for file_id in state.file_ids
+            ]
+        if state.filtered:
+            result["raiMediaFilteredCount"] = state.filtered
+            result["raiMediaFilteredReasons"] = state.filter_reasons
         return {"@type": _RESPONSE_TYPE, "generateVideoResponse": result}
 
     def _redirect(self, file_id: str, query: str, headers: Headers) -> Reply:
@@ -161,11 +159,12 @@ class ApiAnswers:
             scenario = state.scenario
             if scenario.download_status is not None:
                 return _failure(scenario.download_status, scenario, state.model)
-            if self._state.expired(state):
+            sample = state.sample_of(file_id)
+            if self._state.expired(state) or sample + 1 in scenario.failed_samples:
                 return google_error(404)
             bases = self._state.bases
             if scenario.cross_origin:
-                location = f"{bases.download}/files/{file_id}?token={state.token}"
+                location = f"{bases.download}/files/{file_id}?token={state.token_of(sample)}"
             else:
                 location = f"{bases.api}/download/v1beta/files/{file_id}:download?alt=media"
         return json_reply(

@@ -12,6 +12,8 @@ of a PNG, JPEG or WebP of at most 20 MB with its ``mimeType`` (Vertex AI also ta
 ``gcsUri``); a last frame needs a first one; at most three "asset" reference images, alone;
 ``video`` (an extension) names a video this emulator generated that is still there (by
 ``uri`` on the Gemini API, ``gcsUri`` on Vertex AI). The digest of the inputs seeds the clip.
+``parameters.sampleCount`` (1 to 4, default 1) asks for that many videos, each with bytes of
+its own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ __all__ = [
     "Submit",
     "inputs_digest",
     "poll_reply",
+    "sample_count",
+    "start",
     "submit_request",
     "video_problem",
     "with_inputs",
@@ -48,6 +52,7 @@ Dialect = Literal["gemini", "vertex"]
 
 _INPUT_KEYS = ("image", "lastFrame", "referenceImages", "video")
 _MAX_REFERENCES = 3
+_MAX_SAMPLES = 4
 _VERTEX_ONLY = ("storageUri", "seed", "generateAudio", "compressionQuality", "resizeMode", "fps")
 _DIGEST_BYTES = 32
 _CHOICES = {"compressionQuality": ("OPTIMIZED", "LOSSLESS"), "resizeMode": ("CROP", "PAD")}
@@ -108,7 +113,16 @@ def inputs_digest(instance: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def sample_count(parameters: dict[str, Any]) -> int:
+    """How many videos a submit that passed asks for (``sampleCount``, 1 when absent)."""
+    count = parameters.get("sampleCount", 1)
+    return count if type(count) is int else 1
+
+
 def _check_parameters(parameters: dict[str, Any], dialect: Dialect) -> None:
+    count = parameters.get("sampleCount", 1)
+    if type(count) is not int or not 1 <= count <= _MAX_SAMPLES:
+        raise _Refused(f"parameters.sampleCount must be an integer from 1 to {_MAX_SAMPLES}.")
     for name in _VERTEX_ONLY:
         if name not in parameters:
             continue
@@ -205,12 +219,29 @@ def _decoded(where: str, encoded: object) -> bytes:
         raise _Refused(f"{where}.bytesBase64Encoded is not valid base64.") from None
 
 
-def with_inputs(scenario: Scenario, inputs: str) -> Scenario:
-    """``scenario`` for a submit with inputs: a clip of the sample's size would be the sample
-    itself, so it grows by one digest of padding, which the inputs' digest then fills."""
-    if not inputs or scenario.video_size is not None:
+def with_inputs(scenario: Scenario, inputs: str, samples: int = 1) -> Scenario:
+    """``scenario`` for a submit with inputs or several videos: a clip of the sample's size
+    would be the sample itself, so it grows by one digest of padding, which the inputs'
+    digest (and the video's number) then fills."""
+    if (not inputs and samples == 1) or scenario.video_size is not None:
         return scenario
     return dataclasses.replace(scenario, video_size=mp4_size_floor() + _DIGEST_BYTES)
+
+
+def start(
+    state: State, model: str, request: Submit, scenario: Scenario, name: str | None = None
+) -> OperationState:
+    """Register the operation a submit that passed starts, with the videos it asks for."""
+    samples = sample_count(request.parameters)
+    return state.start(
+        model,
+        request.prompt,
+        request.parameters,
+        with_inputs(scenario, request.inputs, samples),
+        name=name,
+        inputs=request.inputs,
+        samples=samples,
+    )
 
 
 def video_problem(state: State, operation: OperationState | None, reference: str) -> str | None:

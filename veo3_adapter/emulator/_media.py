@@ -76,12 +76,13 @@ class MediaAnswers:
             state.media_requests += 1
             if parse_qs(query).get("alt") != ["media"]:
                 return google_error(400, "Only alt=media is supported for file downloads.")
-            if self._state.expired(state):
+            sample = state.sample_of(match.group(1))
+            if self._state.expired(state) or sample + 1 in state.scenario.failed_samples:
                 return google_error(404)
             status = self._scripted_failure(state)
             if status is not None:
                 return google_error(status, extra=self._retry_after(state, status))
-            return self._video(state, method, headers)
+            return self._video(state, method, headers, sample)
 
     def _signed(
         self,
@@ -107,14 +108,15 @@ class MediaAnswers:
             if state is None or not state.done or not state.has_video:
                 return _text(404, "Not Found\n")
             state.media_requests += 1
-            if parse_qs(query).get("token") != [state.token]:
+            sample = state.sample_of(match.group(1))
+            if parse_qs(query).get("token") != [state.token_of(sample)]:
                 return _text(403, "Forbidden: the signature does not match.\n")
-            if self._state.expired(state):
+            if self._state.expired(state) or sample + 1 in state.scenario.failed_samples:
                 return _text(404, "Not Found\n")
             status = self._scripted_failure(state)
             if status is not None:
                 return _text(status, f"HTTP {status}\n", self._retry_after(state, status))
-            return self._video(state, method, headers)
+            return self._video(state, method, headers, sample)
 
     @staticmethod
     def _scripted_failure(state: OperationState) -> int | None:
@@ -131,13 +133,18 @@ class MediaAnswers:
         return [("Retry-After", str(math.ceil(state.scenario.retry_after)))]
 
     def _video(
-        self, state: OperationState, method: str, headers: Sequence[tuple[str, str]]
+        self,
+        state: OperationState,
+        method: str,
+        headers: Sequence[tuple[str, str]],
+        sample: int = 0,
     ) -> Reply:
-        """The video, whole or one range; called with the lock held, streams after it."""
+        """Video ``sample``, whole or one range; called with the lock held, streams after it."""
         scenario = state.scenario
         size = scenario.size
         fields = {name.lower(): value for name, value in headers}
-        etag = '"' + hashlib.sha256(f"{state.name}:{size}".encode()).hexdigest()[:32] + '"'
+        tag = f"{state.name}:{size}" + (f":{sample}" if sample else "")
+        etag = '"' + hashlib.sha256(tag.encode()).hexdigest()[:32] + '"'
         wanted = parse_range(fields.get("range"), size) if scenario.ranges else None
         if_range = fields.get("if-range")
         if wanted is not None and if_range is not None and if_range != etag:
@@ -153,7 +160,7 @@ class MediaAnswers:
             ("Content-Type", "video/mp4"),
             ("Content-Disposition", "attachment"),
             ("Content-Length", str(length)),
-            ("X-Goog-Hash", self._state.video_hash(state)),
+            ("X-Goog-Hash", self._state.video_hash(state, sample)),
             ("Cache-Control", "private, max-age=0"),
         ]
         if scenario.ranges:
@@ -166,6 +173,7 @@ class MediaAnswers:
         if method == "HEAD":
             return Reply(status, reply_headers)
         state.bodies_served += 1
+        state.sample_bodies[sample] = state.sample_bodies.get(sample, 0) + 1
         cut: tuple[int, CutKind] | None = None
         if scenario.drop_at is not None and state.bodies_served == 1 and scenario.drop_at < length:
             cut = (scenario.drop_at, CutKind.DROP)
@@ -177,7 +185,7 @@ class MediaAnswers:
         ):
             cut = (scenario.truncate_at, CutKind.TRUNCATE)
         chunks = slice_chunks(
-            iter_video(size, state.video_seed, scenario.chunk_size), start, end + 1
+            iter_video(size, state.seed_of(sample), scenario.chunk_size), start, end + 1
         )
         body = served_body(
             chunks,

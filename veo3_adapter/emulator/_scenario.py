@@ -57,6 +57,9 @@ class Scenario:
     first, one per GET; the first ``truncate_times`` bodies stop after ``truncate_at`` bytes
     (clean close), the first body breaks after ``drop_at`` bytes (reset);
     ``slow_chunk_delay`` sleeps between chunks.
+    Several videos (``sampleCount``): the safety filters remove ``filtered_samples`` of them
+    (all of them: as ``rai_reasons``); the download of each video numbered in
+    ``failed_samples`` (1 is the first) answers 404 every time.
     """
 
     running_polls: int = 0
@@ -77,9 +80,13 @@ class Scenario:
     video_size: int | None = None
     chunk_size: int = 64 * 1024
     retry_after: float = 1.0
+    filtered_samples: int = 0
+    failed_samples: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("running_polls", "truncate_times", "retry_after"):
+        if any(not 1 <= n <= 4 for n in self.failed_samples):
+            raise ValueError("Scenario.failed_samples numbers videos from 1 to 4")
+        for name in ("running_polls", "truncate_times", "retry_after", "filtered_samples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Scenario.{name} must not be negative")
         for name in ("truncate_at", "drop_at", "file_ttl", "slow_chunk_delay"):

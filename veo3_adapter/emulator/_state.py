@@ -13,7 +13,7 @@ from typing import Any
 
 from ._body import crc32c_of, iter_video
 from ._origin import Origin
-from ._scenario import Scenario
+from ._scenario import DEFAULT_RAI_REASON, Scenario
 from ._wire import KeyLeak, RequestRecord
 
 __all__ = ["Bases", "Match", "OperationState", "State"]
@@ -39,6 +39,12 @@ class OperationState:
     inputs: str = ""
     """A digest of the submit's image and video inputs ("" without any): the video's bytes
     are made from it (``video_seed``), so two requests with other inputs get other clips."""
+    samples: int = 1
+    """The videos the submit asked for (``sampleCount``)."""
+    file_ids: tuple[str, ...] = ()
+    """The file of each video generated, ``file_id`` first (more than one: ``sampleCount``)."""
+    sample_bodies: dict[int, int] = field(default_factory=dict)
+    """Responses that started sending a video, by video (0 is the first)."""
     polls: int = 0
     """Poll requests answered, failures included."""
     poll_failures_served: int = 0
@@ -58,6 +64,42 @@ class OperationState:
         """What the video's bytes are made from: the inputs' digest, else the name."""
         return self.inputs or self.name
 
+    def seed_of(self, sample: int) -> str:
+        """What video ``sample``'s bytes are made from: each video has bytes of its own."""
+        return self.video_seed if sample == 0 else f"{self.video_seed}~{sample + 1}"
+
+    def token_of(self, sample: int) -> str:
+        """The signature of video ``sample``'s URL on the second origin."""
+        if sample == 0:
+            return self.token
+        return hashlib.sha256(f"{self.name}:{self.file_ids[sample]}".encode()).hexdigest()[:32]
+
+    def sample_of(self, file_id: str) -> int:
+        """Which of the operation's videos the file ``file_id`` is (0: the first)."""
+        return self.file_ids.index(file_id) if file_id in self.file_ids else 0
+
+    @property
+    def filtered(self) -> int:
+        """How many of the videos asked for the safety filters removed."""
+        if self.scenario.operation_error is not None:
+            return 0
+        if self.scenario.rai_reasons is not None:
+            return max(self.samples, len(self.scenario.rai_reasons), 1)
+        return min(self.scenario.filtered_samples, self.samples)
+
+    @property
+    def filter_reasons(self) -> list[str]:
+        """Why the safety filters removed videos, as the answer lists it."""
+        reasons = self.scenario.rai_reasons
+        return list(reasons if reasons is not None else (DEFAULT_RAI_REASON,))
+
+    @property
+    def videos(self) -> int:
+        """How many videos the operation finishes with."""
+        if self.scenario.operation_error is not None or self.scenario.rai_reasons is not None:
+            return 0
+        return self.samples - self.filtered
+
     @property
     def done(self) -> bool:
         """True once a poll has reported the operation finished."""
@@ -66,7 +108,7 @@ class OperationState:
     @property
     def has_video(self) -> bool:
         """True when the operation finishes with a video (no error, not safety-filtered)."""
-        return self.scenario.operation_error is None and self.scenario.rai_reasons is None
+        return self.videos > 0
 
 
 @dataclass
@@ -134,12 +176,13 @@ class State:
         *,
         name: str | None = None,
         inputs: str = "",
+        samples: int = 1,
     ) -> OperationState:
-        """Register a new operation (and its file) for ``model``.
+        """Register a new operation (and the file of each of its videos) for ``model``.
 
         ``name`` replaces the Gemini API's ``models/{model}/operations/{id}`` (Vertex AI's
         operations are named under their project and location); ``inputs`` is the digest of
-        the submit's inputs.
+        the submit's inputs; ``samples`` the number of videos asked for.
         """
         with self.lock:
             op_id = self._new_id()
@@ -154,9 +197,16 @@ class State:
                 file_id=file_id,
                 token=hashlib.sha256(f"{name}:{file_id}".encode()).hexdigest()[:32],
                 inputs=inputs,
+                samples=samples,
+                file_ids=(file_id,),
             )
-            self.operations[name] = state
             self.files[file_id] = state
+            # The ids of the other videos come after the operation's: a one-video operation
+            # draws the ids it always did.
+            for _ in range(1, state.videos):
+                state.file_ids += (self._new_id(),)
+                self.files[state.file_ids[-1]] = state
+            self.operations[name] = state
             return state
 
     def _new_id(self) -> str:
@@ -172,14 +222,16 @@ class State:
         ttl = state.scenario.file_ttl
         return ttl is not None and state.done_at is not None and self.clock() - state.done_at >= ttl
 
-    def video_hash(self, state: OperationState) -> str:
-        """The ``X-Goog-Hash`` of the operation's video, computed once."""
+    def video_hash(self, state: OperationState, sample: int = 0) -> str:
+        """The ``X-Goog-Hash`` of the operation's video ``sample``, computed once."""
         with self.lock:
-            cached = self._hashes.get(state.file_id)
+            file_id = state.file_ids[sample] if state.file_ids else state.file_id
+            cached = self._hashes.get(file_id)
             if cached is None:
                 scenario = state.scenario
-                cached = crc32c_of(iter_video(scenario.size, state.video_seed, scenario.chunk_size))
-                self._hashes[state.file_id] = cached
+                seed = state.seed_of(sample)
+                cached = crc32c_of(iter_video(scenario.size, seed, scenario.chunk_size))
+                self._hashes[file_id] = cached
             return cached
 
     def record(self, record: RequestRecord) -> None:

@@ -13,8 +13,9 @@ As google-genai sends them in Vertex mode (``api_version`` ``v1beta1``):
   and md5, as two header lines.
 
 A submit whose ``parameters.storageUri`` is ``gs://bucket/prefix/`` finishes with
-``videos: [{"gcsUri": "gs://bucket/prefix/<n>/sample_0.mp4"}]``, served by the storage
-route; without it the video comes inline (``bytesBase64Encoded``). Scenarios mean what they
+``videos: [{"gcsUri": "gs://bucket/prefix/<n>/sample_0.mp4"}]`` (``sample_1.mp4`` and on for
+a ``sampleCount`` above 1), served by the storage route; without it the videos come inline
+(``bytesBase64Encoded``). Scenarios mean what they
 mean on the Gemini API; the download ones act on the storage route (``cross_origin`` there
 is a 302 to the second origin, where neither the key nor the token may follow).
 """
@@ -33,7 +34,7 @@ from urllib.parse import parse_qs, unquote
 
 from ._auth import authenticate
 from ._body import iter_video
-from ._lifecycle import Headers, poll_reply, submit_request, video_problem, with_inputs
+from ._lifecycle import Headers, poll_reply, start, submit_request, video_problem
 from ._media import MediaAnswers
 from ._models import CURRENT_MODELS
 from ._scenario import Scenario
@@ -76,9 +77,10 @@ class VertexAnswers:
         self._media = media
         self._token = token
         self._seen_tokens: set[str] = set()
-        self._objects: dict[tuple[str, str], OperationState] = {}
-        self._gcs: dict[str, str] = {}  # operation name -> its gs:// URI
-        self._md5: dict[str, str] = {}
+        # (bucket, object) -> the operation and which of its videos the object is
+        self._objects: dict[tuple[str, str], tuple[OperationState, int]] = {}
+        self._gcs: dict[str, list[str]] = {}  # operation name -> its videos' gs:// URIs
+        self._md5: dict[tuple[str, int], str] = {}
 
     @staticmethod
     def serves(path: str) -> bool:
@@ -157,35 +159,34 @@ class VertexAnswers:
         )
         if isinstance(request, Reply):
             return request
-        prompt, parameters, inputs = request
-        storage = parameters.get("storageUri")
+        storage = request.parameters.get("storageUri")
         target = _GS_RE.fullmatch(storage) if isinstance(storage, str) else None
         if storage is not None and target is None:
             return google_error(400, f"storageUri {storage!r} is not a valid gs:// URI.")
-        scenario = self._state.choose(prompt)
+        scenario = self._state.choose(request.prompt)
         if scenario.submit_status is not None:
             resource = f"{scope}/publishers/google/models/{model}"
             return self._failure(scenario.submit_status, scenario, resource, model)
         with self._state.lock:
             op_id = uuid.UUID(int=self._state.random.getrandbits(128), version=4)
             name = f"{scope}/publishers/google/models/{model}/operations/{op_id}"
-            state = self._state.start(
-                model, prompt, parameters, with_inputs(scenario, inputs), name=name, inputs=inputs
-            )
+            state = start(self._state, model, request, scenario, name)
             if target is not None:
                 prefix = (target.group(2) or "").rstrip("/")
                 folder = self._state.random.randrange(10**18, 10**19)
-                obj = f"{prefix}/{folder}/sample_0.mp4" if prefix else f"{folder}/sample_0.mp4"
-                self._objects[(target.group(1), obj)] = state
-                self._gcs[name] = f"gs://{target.group(1)}/{obj}"
+                folder_path = f"{prefix}/{folder}" if prefix else f"{folder}"
+                for sample in range(max(state.videos, 1)):
+                    obj = f"{folder_path}/sample_{sample}.mp4"
+                    self._objects[(target.group(1), obj)] = (state, sample)
+                    self._gcs.setdefault(name, []).append(f"gs://{target.group(1)}/{obj}")
         return json_reply(200, {"name": name})
 
     def _video_problem(self, gcs_uri: str) -> str | None:
         """Why the object ``gcs_uri`` (a video this emulator wrote) cannot be extended."""
         match = _GS_RE.fullmatch(gcs_uri)
         with self._state.lock:
-            state = self._objects.get((match.group(1), match.group(2) or "")) if match else None
-        return video_problem(self._state, state, gcs_uri)
+            found = self._objects.get((match.group(1), match.group(2) or "")) if match else None
+        return video_problem(self._state, found[0] if found else None, gcs_uri)
 
     def _fetch(self, resource: str, body: bytes) -> Reply:
         payload = _json_object(body)
@@ -203,19 +204,23 @@ class VertexAnswers:
         )
 
     def _response(self, state: OperationState) -> dict[str, Any]:
-        scenario = state.scenario
-        response: dict[str, Any] = {"@type": RESPONSE_TYPE}
-        if scenario.rai_reasons is not None:
-            response["raiMediaFilteredCount"] = max(len(scenario.rai_reasons), 1)
-            response["raiMediaFilteredReasons"] = list(scenario.rai_reasons)
-        elif state.name in self._gcs:
-            response["raiMediaFilteredCount"] = 0
-            response["videos"] = [{"gcsUri": self._gcs[state.name], "mimeType": "video/mp4"}]
-        else:
-            data = b"".join(iter_video(scenario.size, state.video_seed, scenario.chunk_size))
-            encoded = base64.b64encode(data).decode("ascii")
-            response["raiMediaFilteredCount"] = 0
-            response["videos"] = [{"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}]
+        response: dict[str, Any] = {"@type": RESPONSE_TYPE, "raiMediaFilteredCount": state.filtered}
+        if state.filtered:
+            response["raiMediaFilteredReasons"] = state.filter_reasons
+        if state.has_video and state.name in self._gcs:
+            uris = self._gcs[state.name][: state.videos]
+            response["videos"] = [{"gcsUri": uri, "mimeType": "video/mp4"} for uri in uris]
+        elif state.has_video:
+            size, chunk = state.scenario.size, state.scenario.chunk_size
+            response["videos"] = [
+                {
+                    "bytesBase64Encoded": base64.b64encode(
+                        b"".join(iter_video(size, state.seed_of(sample), chunk))
+                    ).decode("ascii"),
+                    "mimeType": "video/mp4",
+                }
+                for sample in range(state.videos)
+            ]
         return response
 
     def _failure(self, status: int, scenario: Scenario, resource: str, model: str) -> Reply:
@@ -285,15 +290,15 @@ class VertexAnswers:
         missing = _storage_error(404, f"No such object: {bucket}/{obj}", "notFound")
         with self._state.lock:
             self._seen_tokens.add(token)
-            state = self._objects.get((bucket, obj))
+            state, sample = self._objects.get((bucket, obj)) or (None, 0)
             if state is None or not state.done or not state.has_video:
                 return missing
             state.media_requests += 1
-            if self._state.expired(state):
+            if self._state.expired(state) or sample + 1 in state.scenario.failed_samples:
                 return missing
             scenario = state.scenario
             if parse_qs(query).get("alt") != ["media"]:
-                return json_reply(200, self._metadata(state, bucket, obj))
+                return json_reply(200, self._metadata(state, sample, bucket, obj))
             if scenario.download_status is not None:
                 return _storage_error(scenario.download_status, "Scripted failure.", "scripted")
             failures = scenario.download_failures
@@ -304,12 +309,13 @@ class VertexAnswers:
                 retry = [("Retry-After", wait)] if status in (429, 503) else []
                 return _storage_error(status, "Scripted failure.", "backendError", retry)
             if scenario.cross_origin:
-                location = f"{self._state.bases.download}/files/{state.file_id}?token={state.token}"
+                file_id, token = state.file_ids[sample], state.token_of(sample)
+                location = f"{self._state.bases.download}/files/{file_id}?token={token}"
                 return Reply(302, [("Location", location), ("Content-Length", "0"), MEDIA_SERVER])
-            reply = self._media._video(state, method, headers)
+            reply = self._media._video(state, method, headers, sample)
             extra = [
-                ("X-Goog-Hash", f"md5={self._md5_of(state)}"),
-                ("X-Goog-Generation", str(int(state.token[:13], 16))),
+                ("X-Goog-Hash", f"md5={self._md5_of(state, sample)}"),
+                ("X-Goog-Generation", str(int(state.token_of(sample)[:13], 16))),
                 ("X-Goog-Metageneration", "1"),
                 ("X-Goog-Stored-Content-Encoding", "identity"),
                 ("X-Goog-Stored-Content-Length", str(scenario.size)),
@@ -319,20 +325,22 @@ class VertexAnswers:
         reply.headers[at:at] = extra
         return reply
 
-    def _md5_of(self, state: OperationState) -> str:
+    def _md5_of(self, state: OperationState, sample: int) -> str:
         with self._state.lock:
-            cached = self._md5.get(state.name)
+            cached = self._md5.get((state.name, sample))
             if cached is None:
                 digest = hashlib.md5(usedforsecurity=False)
-                for chunk in iter_video(
-                    state.scenario.size, state.video_seed, state.scenario.chunk_size
-                ):
+                scenario = state.scenario
+                for chunk in iter_video(scenario.size, state.seed_of(sample), scenario.chunk_size):
                     digest.update(chunk)
-                cached = self._md5[state.name] = base64.b64encode(digest.digest()).decode()
+                cached = base64.b64encode(digest.digest()).decode()
+                self._md5[(state.name, sample)] = cached
             return cached
 
-    def _metadata(self, state: OperationState, bucket: str, obj: str) -> dict[str, Any]:
-        crc = self._state.video_hash(state).removeprefix("crc32c=")
+    def _metadata(
+        self, state: OperationState, sample: int, bucket: str, obj: str
+    ) -> dict[str, Any]:
+        crc = self._state.video_hash(state, sample).removeprefix("crc32c=")
         return {
             "kind": "storage#object",
             "bucket": bucket,
@@ -340,7 +348,7 @@ class VertexAnswers:
             "contentType": "video/mp4",
             "size": str(state.scenario.size),
             "crc32c": crc,
-            "md5Hash": self._md5_of(state),
+            "md5Hash": self._md5_of(state, sample),
         }
 
 
