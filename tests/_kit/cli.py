@@ -206,16 +206,19 @@ class Veo3:
 
 
 def parse_table(text: str) -> list[dict[str, str]]:
-    """The rows of the status table in ``text`` (columns are separated by 2+ spaces)."""
+    """The rows of the status table in ``text`` (columns are separated by 2+ spaces), with
+    the columns shown only when needed (SAMPLES, INPUTS) when the table has them."""
     lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.split() == TABLE_HEADER]
+    n = len(TABLE_HEADER)
+    starts = [i for i, line in enumerate(lines) if line.split()[:n] == TABLE_HEADER]
     assert len(starts) == 1, f"expected one status table in:\n{text}"
+    header = lines[starts[0]].split()
     rows = []
     for line in lines[starts[0] + 1 :]:
         cells = re.split(r"\s{2,}", line.strip())
-        if len(cells) != len(TABLE_HEADER):
+        if len(cells) != len(header):
             break
-        rows.append(dict(zip(TABLE_HEADER, cells, strict=True)))
+        rows.append(dict(zip(header, cells, strict=True)))
     return rows
 
 

@@ -230,7 +230,7 @@ BAD_PROMPTS = {
     "unknown option": (
         "p.toml",
         '[a]\nprompt = "x"\nfps = 24\n',
-        "prompts file {path}: variant 'a': unknown option 'fps' (expected one of model, ",
+        "prompts file {path}: variant 'a': unknown key 'fps' (a variant's table takes prompt, ",
     ),
     "wrong option type": (
         "p.toml",

@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
-from ..models import JobStatus, RunSummary, Veo3Job
+from ..errors import InvalidInputsError
+from ..models import GenerationOptions, JobInputs, JobStatus, RunSummary, Veo3Job
 from ..orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, Veo3Orchestrator
 from ..port import VideoGenerationPort
 from ..store import read_jobs_json
@@ -21,7 +22,7 @@ from ._backends import Target, access_for, api_key_from_env, open_adapter, resum
 from ._common import EXIT_JOB_FAILED, EXIT_OK, UsageError, one_line, size
 from ._events import reporting, watch
 from ._progress import Progress
-from ._prompts import load_prompts
+from ._prompts import read_prompts_file
 
 __all__ = [
     "api_key_from_env",
@@ -30,6 +31,7 @@ __all__ = [
     "cmd_run",
     "check_out_dir",
     "cmd_status",
+    "inputs_cell",
     "run_summary",
     "status_table",
 ]
@@ -44,7 +46,8 @@ _LISTED = 5  # variants named in the summary line before "and N more"
 
 def cmd_run(args: argparse.Namespace) -> int:
     target = run_target(args)
-    prompts, options = load_prompts(Path(args.prompts))
+    asked = read_prompts_file(Path(args.prompts))
+    prompts = asked.prompts
     out = Path(args.out)
     check_out_dir(out)
     access = access_for(target)
@@ -57,7 +60,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # What an earlier run left is shown as it is: a clip kept is no event of this run.
         view.seed([job for job in earlier if job.variant in prompts])
         orchestrator = _orchestrator(adapter, args, target, out, view)
-        jobs = orchestrator.run(prompts, options=options, force=args.force)
+        try:
+            jobs = orchestrator.run(
+                prompts, options=asked.options, inputs=asked.inputs, force=args.force
+            )
+        except InvalidInputsError as exc:  # an image, extension or option of the file's
+            raise UsageError(f"prompts file {args.prompts}: {_refusal(exc, target)}") from None
     line = run_summary(orchestrator.last_run)
     if line and not args.quiet:
         print(line, file=sys.stderr)
@@ -105,12 +113,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def status_table(jobs: Sequence[Veo3Job]) -> str:
-    """A plain-text table: variant, status, operation, error, clip size.
+    """A plain-text table: variant, status, operation, error, clip size (the first clip's).
 
-    Operation names and errors come from a server: each cell is shown through ``one_line``.
+    When a job asks for several videos, a SAMPLES column says how many of those asked for
+    were downloaded ("1/2"). When a job has inputs, an INPUTS column names them
+    (:func:`inputs_cell`). Operation names and errors come from a server: each cell is
+    shown through ``one_line``.
     """
-    header = ("VARIANT", "STATUS", "OPERATION", "ERROR", "CLIP")
-    rows = [
+    header: tuple[str, ...] = ("VARIANT", "STATUS", "OPERATION", "ERROR", "CLIP")
+    rows: list[tuple[str, ...]] = [
         (
             one_line(job.variant),
             job.status.value,
@@ -120,11 +131,34 @@ def status_table(jobs: Sequence[Veo3Job]) -> str:
         )
         for job in jobs
     ]
+    asked = [job.options.number_of_videos or 1 for job in jobs]
+    if any(n > 1 for n in asked) or any(job.samples for job in jobs):
+        header += ("SAMPLES",)
+        rows = [
+            (*row, f"{job.clips_downloaded}/{n}")
+            for row, job, n in zip(rows, jobs, asked, strict=True)
+        ]
+    if any(job.inputs for job in jobs):
+        header += ("INPUTS",)
+        rows = [(*row, inputs_cell(job.inputs)) for row, job in zip(rows, jobs, strict=True)]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     )
+
+
+def inputs_cell(inputs: JobInputs) -> str:
+    """A job's inputs in a few words: the frames' file names, how many reference images,
+    the variant extended (``image a.png, last_frame b.jpg``), or ``-`` for none."""
+    frames = (("image", inputs.image), ("last_frame", inputs.last_frame))
+    parts = [f"{name} {PurePath(file.path).name}" for name, file in frames if file is not None]
+    if inputs.reference_images:
+        count = len(inputs.reference_images)
+        parts.append(f"{count} reference image{'s' if count > 1 else ''}")
+    if inputs.extend:
+        parts.append(f"extends {inputs.extend}")
+    return one_line(", ".join(parts)) or "-"
 
 
 def run_summary(summary: RunSummary | None) -> str:
@@ -173,6 +207,19 @@ def _orchestrator(
         poll_interval=interval,
         timeout=args.timeout,
         on_change=view.job_changed,
+    )
+
+
+def _refusal(exc: InvalidInputsError, target: Target) -> str:
+    """``exc`` in the command's terms: an option the backend refuses names ``--backend``."""
+    option = exc.field.removeprefix("options.")
+    if option == exc.field:
+        return str(exc)
+    only = GenerationOptions.only_on().get(option)
+    return (
+        f"variant {exc.variant!r}: {exc.field}: --backend {target.backend} does not take it"
+        + (f" (only --backend {only} does)" if only else "")
+        + "; nothing was sent"
     )
 
 
