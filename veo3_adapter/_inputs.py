@@ -200,6 +200,7 @@ def check_submits(
     now: str,
     same_backend: bool,
     submitting: Collection[str],
+    backend: str = "",
 ) -> None:
     """Refuse, before any submit, a job about to be sent that the backend cannot take.
 
@@ -207,8 +208,10 @@ def check_submits(
     An option the port does not accept, inputs for a port that takes none, or an extension
     of a variant whose video is missing, expired (``now``, the orchestrator's time stamp,
     past its job's ``created_at`` plus :data:`VIDEO_LIFETIME`), on another backend, or
-    about to be replaced in this run.
+    about to be replaced in this run. ``backend`` (the port's ``describe()["backend"]``)
+    names the port in messages; without it, its class does.
     """
+    who = f"the {backend} backend" if backend else type(port).__name__
     for variant, job in jobs.items():
         effective = (defaults or GenerationOptions()).merged(job.options)
         for name in refused_options(port, effective):
@@ -216,7 +219,7 @@ def check_submits(
             raise InvalidInputsError(
                 variant,
                 f"options.{name}",
-                f"{type(port).__name__} does not accept it"
+                f"{who} does not accept it"
                 + (f" (only the {only} backend does)" if only else "")
                 + "; nothing was sent",
             )

@@ -183,6 +183,7 @@ class Veo3Orchestrator:
                 now=stamp,
                 same_backend=resumable,
                 submitting=plan.submit,
+                backend=self._journal.backend.get("backend", ""),
             )
             for variant, job in new.items():
                 self._jobs.pop(variant, None)

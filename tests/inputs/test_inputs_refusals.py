@@ -179,7 +179,7 @@ def test_a_vertex_only_option_on_the_gemini_api(
             {"clip": "a cat"}, options={"clip": GenerationOptions.from_mapping({option: value})}
         )
     assert (info.value.variant, info.value.field) == ("clip", f"options.{option}")
-    assert "GeminiVeo3Adapter does not accept it (only the vertex backend does)" in str(info.value)
+    assert "the gemini backend does not accept it (only the vertex backend does)" in str(info.value)
     assert not router.calls and not orchestrator.jobs_path.exists()
 
 

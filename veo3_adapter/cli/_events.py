@@ -35,7 +35,17 @@ class _WatchedPort:
         # What else the port offers (``describe()``, ``options``) is the port's own.
         if name.startswith("__") or name in ("_port", "_view"):
             raise AttributeError(name)
-        return getattr(self._port, name)
+        found = getattr(self._port, name)
+        if name == "download_sample":  # only where the port has it: several videos a job
+            return self._reported_sample_download(found)
+        return found
+
+    def _reported_sample_download(self, download: Any) -> Any:
+        def download_sample(job: Veo3Job, sample: int, dest: Path) -> Path:
+            self._view.download_started(job.variant)
+            return Path(download(job, sample, dest))
+
+        return download_sample
 
     def submit_job(
         self,
