@@ -38,6 +38,7 @@ from .models import (
     JobInputs,
     JobStatus,
     RunSummary,
+    SampleClip,
     Veo3Job,
     VideoInputs,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "QuotaExhaustedError",
     "RetryPolicy",
     "RunSummary",
+    "SampleClip",
     "SubmitError",
     "UnsafeOutputError",
     "UnsafeURLError",
