@@ -1,390 +1,402 @@
-"""Benchmark 4: how the orchestrator's own cost grows with the number of jobs.
+"""Benchmark 5: many clips at once, against the emulator on loopback with a farther network.
 
-Runs ``Veo3Orchestrator.run`` with 50, 100, 200 and 500 jobs on ``FakeVeo3Adapter`` and on
-the real ``GeminiVeo3Adapter`` over the in-process emulator (one "running" poll per job,
-sleep a no-op, poll_interval 0). Measures wall time, time inside the port (the adapter), the
-rest (the orchestrator's own overhead), and every durable write of the job state: jobs.json
-snapshots and, when the store has one, journal appends, with their bytes.
+Every run gets a fresh emulator in its own process on loopback, 50 ms added before every
+answer, a 5 s generation (a poll answers "running" until 5 s after the submit arrived),
+2 MiB clips sent at 50 MB/s each; and a fresh client process, so that its peak RSS (VmHWM)
+and CPU time are its own. Two clients, both the real ``GeminiVeo3Adapter`` (one
+``httpx.Client``), both polling every 0.2 s:
 
-    /work/.venv/bin/python bench/scale.py [--quick] [--repeat N]
+- serial: today's ``Veo3Orchestrator.run``, one thread: the baseline;
+- scheduler: ``veo3_adapter._scheduler.Scheduler`` driving the same adapter directly (the
+  orchestrator is not wired to it yet), every change written to jobs.json's journal as the
+  orchestrator writes it, under the same lock: the candidate.
+
+ideal: one clip alone through the serial orchestrator, measured in the same run (one submit,
+one generation, one download). wall / ideal near 1 means N clips take about as long as one.
+
+    .venv/bin/python bench/scale.py [--quick] [--sizes 20,100,300,1000] [--serial-max 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+import logging
 import os
+import resource
 import secrets
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-from _common import fmt_bytes, fmt_seconds, load_line, machine_line, median, print_table
-
-import veo3_adapter._files as files_module
-import veo3_adapter.orchestrator as orchestrator_module
-import veo3_adapter.store as store_module
-from veo3_adapter import (
-    FakeOutcome,
-    FakeVeo3Adapter,
-    GeminiVeo3Adapter,
-    GenerationOptions,
-    JobStatus,
-    Veo3Job,
-    Veo3Orchestrator,
-    VideoGenerationPort,
+from _common import (
+    MiB,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_seconds,
+    load_line,
+    machine_line,
+    print_table,
+    read_status_kib,
 )
-from veo3_adapter.emulator import Emulator, Scenario
 
-LINEAR_EXPONENT_LIMIT = 1.3  # growth exponent above this is not "linear"
-
-
-def _no_sleep(_seconds: float) -> None:
-    return None
+HERE = Path(__file__).resolve()
+WALL_TARGET = {20: 1.3, 100: 1.3, 300: 1.3, 1000: 1.5}
+RSS_TARGET = 300 * MiB  # at 1,000 clips
+RUN_TIMEOUT = 1800.0
 
 
-# -- instrumentation -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Network:
+    latency: float = 0.05
+    generation: float = 5.0
+    size: int = 2 * MiB
+    bandwidth: float = 50e6
+    poll_interval: float = 0.2
+
+    def args(self) -> list[str]:
+        return [
+            f"--latency={self.latency}",
+            f"--generation={self.generation}",
+            f"--size={self.size}",
+            f"--bandwidth={self.bandwidth}",
+            f"--poll-interval={self.poll_interval}",
+        ]
+
+    @property
+    def formula(self) -> float:
+        """The issue's ideal: a submit, the generation, a poll, the download's three hops."""
+        download = 3 * self.latency + self.size / self.bandwidth
+        return self.latency + self.generation + self.poll_interval + self.latency + download
 
 
-@dataclass
-class Counters:
-    snapshot_writes: int = 0
-    snapshot_bytes: int = 0
-    journal_appends: int = 0
-    journal_bytes: int = 0
-    fsyncs: int = 0
-    state_seconds: float = 0.0  # inside write_jobs_json / JobsJournal.append
+@dataclass(frozen=True)
+class Tuning:
+    """The scheduler's settings in this benchmark (the emulator has no quota: no pacing)."""
+
+    concurrency: int = 32
+    downloads: int = 32
+    poll_growth: float = 1.0
+    max_poll_interval: float = 1.0
+
+    def args(self) -> list[str]:
+        return [
+            f"--concurrency={self.concurrency}",
+            f"--downloads={self.downloads}",
+            f"--poll-growth={self.poll_growth}",
+            f"--max-poll-interval={self.max_poll_interval}",
+        ]
+
+    def __str__(self) -> str:
+        polls = (
+            f"poll interval growing x{self.poll_growth:g} up to {self.max_poll_interval:g} s"
+            if self.poll_growth > 1
+            else "fixed poll interval"
+        )
+        return f"concurrency {self.concurrency}, downloads {self.downloads}, {polls}"
 
 
-class _CountingOs:
-    """Stands in for ``os`` inside the store and _files modules: counts writes and fsyncs."""
-
-    def __init__(self, counters: Counters, *, journal: bool) -> None:
-        self._counters = counters
-        self._journal = journal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-    def write(self, fd: int, data: bytes | memoryview) -> int:
-        written = os.write(fd, data)
-        if self._journal:  # the store module writes with os.write only to its journal
-            self._counters.journal_bytes += written
-        return written
-
-    def fsync(self, fd: int) -> None:
-        self._counters.fsyncs += 1
-        os.fsync(fd)
+# -- the server process --------------------------------------------------------------------
 
 
-@contextmanager
-def instrumented() -> Iterator[Counters]:
-    """Count every durable write of job state while the block runs, then undo the patches."""
-    counters = Counters()
-    undo: list[Callable[[], None]] = []
+def serve(key: str, net: Network) -> None:
+    """Serve a generating emulator on loopback; print its URL; stop when stdin closes."""
+    from veo3_adapter.emulator import Emulator, Scenario, Side
+    from veo3_adapter.emulator._wire import Reply, json_reply
 
-    def patch(target: object, name: str, value: object) -> None:
-        old = getattr(target, name)
-        setattr(target, name, value)
-        undo.append(lambda: setattr(target, name, old))
+    logging.getLogger("veo3_adapter.emulator").setLevel(logging.ERROR)
 
-    real_write = store_module.write_jobs_json
+    class Generating(Emulator):
+        """A poll answers "running" until ``generation`` seconds after its submit arrived."""
 
-    def write_jobs_json(path: Path, jobs: Sequence[Veo3Job]) -> None:
-        start = time.perf_counter()
-        real_write(path, jobs)
-        counters.state_seconds += time.perf_counter() - start
-        counters.snapshot_writes += 1
-        counters.snapshot_bytes += path.stat().st_size
+        def __init__(self, **settings: Any) -> None:
+            super().__init__(**settings)
+            self._born: dict[str, float] = {}
+            self._born_lock = threading.Lock()
 
-    patch(store_module, "write_jobs_json", write_jobs_json)
-    if hasattr(orchestrator_module, "write_jobs_json"):  # releases before the journal
-        patch(orchestrator_module, "write_jobs_json", write_jobs_json)
-    journal_cls = getattr(store_module, "JobsJournal", None)
-    if journal_cls is not None:
-        real_append = journal_cls.append
+        def handle(
+            self,
+            side: Side,
+            method: str,
+            target: str,
+            headers: Sequence[tuple[str, str]],
+            body: bytes = b"",
+        ) -> Reply:
+            reply = super().handle(side, method, target, headers, body)
+            path = urlsplit(target).path
+            if side is not Side.API or reply.status != 200:
+                return reply
+            if method == "POST" and path.endswith(":predictLongRunning"):
+                chunks = list(reply.chunks())  # a JSON answer is one list of bytes
+                name = json.loads(b"".join(c for c in chunks if isinstance(c, bytes)))["name"]
+                with self._born_lock:
+                    self._born[name] = time.monotonic()
+                return Reply(reply.status, reply.headers, chunks)
+            if method == "GET" and "/operations/" in path:
+                name = path.removeprefix("/v1beta/")
+                with self._born_lock:
+                    born = self._born.get(name)
+                if born is not None and time.monotonic() - born < net.generation:
+                    reply.close()
+                    return json_reply(200, {"name": name})
+            return reply
 
-        def append(self: Any, *args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            before = counters.state_seconds
-            try:
-                return real_append(self, *args, **kwargs)
-            finally:
-                # A fold inside append is a snapshot, already timed: count it once.
-                folded = counters.state_seconds - before
-                counters.state_seconds += time.perf_counter() - start - folded
-                counters.journal_appends += 1
-
-        patch(journal_cls, "append", append)
-    patch(store_module, "os", _CountingOs(counters, journal=True))
-    patch(files_module, "os", _CountingOs(counters, journal=False))
-    try:
-        yield counters
-    finally:
-        for step in reversed(undo):
-            step()
-
-
-class TimedPort:
-    """Forwards to an adapter and adds up the time spent inside it."""
-
-    def __init__(self, inner: VideoGenerationPort) -> None:
-        self.inner = inner
-        self.seconds = 0.0
-        self.cpu_seconds = 0.0
-        self.calls = 0
-
-    def _timed(self, call: Callable[[], Any]) -> Any:
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return call()
-        finally:
-            self.seconds += time.perf_counter() - start
-            self.cpu_seconds += time.process_time() - cpu
-            self.calls += 1
-
-    def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
-    ) -> Veo3Job:
-        job: Veo3Job = self._timed(lambda: self.inner.submit_job(variant, prompt, options))
-        return job
-
-    def poll_job(self, job: Veo3Job) -> Veo3Job:
-        polled: Veo3Job = self._timed(lambda: self.inner.poll_job(job))
-        return polled
-
-    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        path: Path = self._timed(lambda: self.inner.download_clip(job, dest))
-        return path
+    emulator = Generating(
+        api_key=key,
+        default=Scenario(video_size=net.size, chunk_size=1 * MiB),
+        latency=net.latency,
+        bandwidth=net.bandwidth,
+    )
+    with emulator.serve() as api_base:
+        print(json.dumps({"api": api_base}), flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
-# -- one run -------------------------------------------------------------------------------
+# -- the measured client process -----------------------------------------------------------
+
+
+def client(mode: str, n: int, api: str, key: str, net: Network, tuning: Tuning) -> None:
+    """Run ``n`` clips one way and print what it measured as JSON."""
+    import httpx
+
+    from veo3_adapter import GeminiVeo3Adapter, JobStatus, Veo3Orchestrator
+
+    limits = httpx.Limits(
+        max_connections=tuning.concurrency + 4, max_keepalive_connections=tuning.concurrency
+    )
+    prompts = {f"clip{i:04d}": f"a short clip, take {i}" for i in range(n)}
+    with (
+        tempfile.TemporaryDirectory(prefix="veo3-bench-scale-") as tmp,
+        httpx.Client(limits=limits, timeout=60.0, follow_redirects=False) as http,
+    ):
+        adapter = GeminiVeo3Adapter(key, base_url=api, http_client=http)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0, start = usage.ru_utime + usage.ru_stime, time.perf_counter()
+        if mode == "serial":
+            orchestrator = Veo3Orchestrator(
+                adapter, Path(tmp), poll_interval=net.poll_interval, timeout=RUN_TIMEOUT
+            )
+            final = orchestrator.run(prompts)
+        else:
+            final = _scheduled(adapter, Path(tmp), prompts, net, tuning)
+        wall = time.perf_counter() - start
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime - cpu0
+    result = {
+        "wall": wall,
+        "cpu": cpu,
+        "rss": read_status_kib("VmHWM") * 1024,
+        "downloaded": sum(1 for job in final if job.status is JobStatus.DOWNLOADED),
+        "failures": sorted(
+            {
+                f"{j.error_message}: {j.error_detail[:200]}"
+                for j in final
+                if j.status is JobStatus.FAILED
+            }
+        )[:5],
+        "threads": threading.active_count(),
+    }
+    print(json.dumps(result), flush=True)
+
+
+def _scheduled(
+    adapter: Any,
+    out: Path,
+    prompts: dict[str, str],
+    net: Network,
+    tuning: Tuning,
+) -> list[Any]:
+    """The scheduler on the adapter, writing changes as ``Veo3Orchestrator._set`` does."""
+    import dataclasses
+
+    from veo3_adapter import Veo3Job
+    from veo3_adapter._scheduler import Pacing, Scheduler
+    from veo3_adapter.clock import utc_now
+    from veo3_adapter.store import JobsJournal, locked_for_writing, storable
+
+    clips = out / "veo3"
+    clips.mkdir(parents=True)
+    path = clips / "jobs.json"
+    stamp = utc_now()
+    jobs = {
+        v: Veo3Job(variant=v, prompt=p, created_at=stamp, updated_at=stamp)
+        for v, p in prompts.items()
+    }
+    with locked_for_writing(path):
+        journal = JobsJournal(path)
+        journal.backend = adapter.describe()
+        journal.snapshot(list(jobs.values()))
+
+        def record(job: Veo3Job) -> Veo3Job:
+            changed = storable(dataclasses.replace(job, updated_at=utc_now()))
+            jobs[job.variant] = changed
+            journal.append(changed, lambda: list(jobs.values()))
+            return changed
+
+        pacing = Pacing(
+            concurrency=tuning.concurrency,
+            downloads=tuning.downloads,
+            submit_rate=None,  # the emulator has no quota to stay under
+            poll_interval=net.poll_interval,
+            poll_growth=tuning.poll_growth,
+            max_poll_interval=tuning.max_poll_interval,
+            timeout=RUN_TIMEOUT,
+        )
+        Scheduler(
+            adapter, record=record, clip_path=lambda v: clips / f"{v}.mp4", pacing=pacing
+        ).run(list(jobs.values()))
+        journal.snapshot(list(jobs.values()))
+        journal.close()
+    return list(jobs.values())
+
+
+# -- the parent ----------------------------------------------------------------------------
 
 
 @dataclass
 class Result:
+    mode: str
+    n: int
     wall: float
-    port: float
     cpu: float
-    port_cpu: float
-    port_calls: int
-    counters: Counters
-
-    @property
-    def overhead(self) -> float:
-        return self.wall - self.port
-
-    @property
-    def cpu_overhead(self) -> float:
-        return self.cpu - self.port_cpu
-
-    @property
-    def writes(self) -> int:
-        return self.counters.snapshot_writes + self.counters.journal_appends
-
-    @property
-    def bytes(self) -> int:
-        return self.counters.snapshot_bytes + self.counters.journal_bytes
+    rss: int
+    downloaded: int
+    server_cpu: float
 
 
-def make_fake() -> tuple[VideoGenerationPort, Callable[[], None]]:
-    return FakeVeo3Adapter(default=FakeOutcome.success(polls=1)), lambda: None
-
-
-def make_emulated() -> tuple[VideoGenerationPort, Callable[[], None]]:
+def measure(mode: str, n: int, net: Network, tuning: Tuning) -> Result:
     key = "bench-" + secrets.token_hex(16)
-    emulator = Emulator(api_key=key, default=Scenario(running_polls=1), sleep=_no_sleep)
-    client = httpx.Client(transport=emulator.transport(), follow_redirects=False)
-    adapter = GeminiVeo3Adapter(
-        key, base_url=emulator.api_base, http_client=client, sleep=_no_sleep
+    server = subprocess.Popen(
+        [sys.executable, str(HERE), "--role", "serve", "--key", key, *net.args()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    return adapter, client.close
-
-
-@contextmanager
-def rewrite_every_change() -> Iterator[None]:
-    """The control: every change rewrites all of jobs.json (the store before the journal)."""
-    journal_cls: Any = getattr(store_module, "JobsJournal", None)
-    if journal_cls is None:  # the store has no journal: it already rewrites every time
-        yield
-        return
-    real_append = journal_cls.append
-
-    def append(self: Any, job: Veo3Job, jobs: Callable[[], Sequence[Veo3Job]]) -> None:
-        self.snapshot(jobs())
-
-    journal_cls.append = append
+    assert server.stdin is not None and server.stdout is not None
     try:
-        yield
+        api = json.loads(server.stdout.readline())["api"]
+        cmd = [sys.executable, str(HERE), "--role", "client", "--mode", mode, "--n", str(n)]
+        cmd += ["--api", api, "--key", key, *tuning.args(), *net.args()]
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent)}
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{mode} x{n} failed:\n{done.stderr[-3000:]}")
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        for failure in measured["failures"]:
+            print(f"  {mode} x{n}: a job failed: {failure}", file=sys.stderr)
     finally:
-        journal_cls.append = real_append
-
-
-Maker = Callable[[], tuple[VideoGenerationPort, Callable[[], None]]]
-
-
-def run_once(make: Maker, n: int, *, control: bool = False) -> Result:
-    adapter, close = make()
-    port = TimedPort(adapter)
-    prompts = {f"variant{i:04d}": f"a short clip, take {i}" for i in range(n)}
-    with tempfile.TemporaryDirectory(prefix="veo3-bench-scale-") as tmp:
-        orchestrator = Veo3Orchestrator(port, Path(tmp), poll_interval=0, sleep=_no_sleep)
-        with instrumented() as counters, rewrite_every_change() if control else nullcontext():
-            start, cpu = time.perf_counter(), time.process_time()
-            jobs = orchestrator.run(prompts)
-            wall = time.perf_counter() - start
-            cpu = time.process_time() - cpu
-    close()
-    bad = [job for job in jobs if job.status is not JobStatus.DOWNLOADED]
-    if bad:
-        raise RuntimeError(f"{len(bad)} of {n} jobs did not finish: {bad[0]}")
-    return Result(wall, port.seconds, cpu, port.cpu_seconds, port.calls, counters)
-
-
-@dataclass
-class Series:
-    name: str
-    make: Maker
-    control: bool = False
-    repeat: int = 0  # 0: the run's default
-    results: dict[int, list[Result]] = field(default_factory=dict)
-
-    def med(self, n: int, metric: Callable[[Result], float]) -> float:
-        return median([metric(r) for r in self.results[n]])
-
-    def best(self, n: int, metric: Callable[[Result], float]) -> float:
-        """Times: the fastest run (another process's I/O only ever adds fsync stalls)."""
-        return min(metric(r) for r in self.results[n])
-
-
-def exponent(n0: int, n1: int, v0: float, v1: float) -> float:
-    """k in v ~ n**k between two points (1: linear, 2: quadratic)."""
-    if v0 <= 0 or v1 <= 0:
-        return float("nan")
-    return math.log(v1 / v0) / math.log(n1 / n0)
+        server.stdin.close()
+        tail = server.stdout.read()
+        server.wait(timeout=60)
+    server_cpu = next((json.loads(x)["cpu"] for x in tail.splitlines() if x.startswith("{")), 0)
+    return Result(
+        mode,
+        n,
+        measured["wall"],
+        measured["cpu"],
+        measured["rss"],
+        measured["downloaded"],
+        server_cpu,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50, 100, 200 jobs, one run each")
-    parser.add_argument("--repeat", type=int, default=0, help="runs per size (default 3)")
+    parser.add_argument("--role", choices=("main", "serve", "client"), default="main")
+    parser.add_argument("--quick", action="store_true", help="20 and 100 clips only")
+    parser.add_argument("--sizes", default="", help="comma-separated clip counts")
     parser.add_argument(
-        "--no-control",
-        action="store_true",
-        help="skip the control (jobs.json rewritten on every change, one run per size)",
+        "--serial-max", type=int, default=300, help="largest run of the serial baseline"
     )
+    parser.add_argument("--concurrency", type=int, default=Tuning.concurrency)
+    parser.add_argument("--downloads", type=int, default=Tuning.downloads)
+    parser.add_argument("--poll-growth", type=float, default=Tuning.poll_growth)
+    parser.add_argument("--max-poll-interval", type=float, default=Tuning.max_poll_interval)
+    parser.add_argument("--mode", default="scheduler")
+    parser.add_argument("--n", type=int, default=1)
+    parser.add_argument("--api", default="")
+    parser.add_argument("--key", default="")
+    parser.add_argument("--latency", type=float, default=Network.latency)
+    parser.add_argument("--generation", type=float, default=Network.generation)
+    parser.add_argument("--size", type=int, default=Network.size)
+    parser.add_argument("--bandwidth", type=float, default=Network.bandwidth)
+    parser.add_argument("--poll-interval", type=float, default=Network.poll_interval)
     args = parser.parse_args(argv)
-    sizes = [50, 100, 200] if args.quick else [50, 100, 200, 500]
-    repeat = args.repeat or (1 if args.quick else 3)
+    net = Network(args.latency, args.generation, args.size, args.bandwidth, args.poll_interval)
+    tuning = Tuning(args.concurrency, args.downloads, args.poll_growth, args.max_poll_interval)
+    if args.role == "serve":
+        serve(args.key, net)
+        return 0
+    if args.role == "client":
+        client(args.mode, args.n, args.api, args.key, net, tuning)
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",") if s] or (
+        [20, 100] if args.quick else [20, 100, 300, 1000]
+    )
     print(machine_line())
     print(
-        f"Veo3Orchestrator.run of N variants, poll_interval 0, sleep a no-op, one 'running' "
-        f"poll per job; {repeat} run(s) per size ({repeat} x {sizes[-2]}/N for smaller N): "
-        "times are the fastest run, counts the median; store: "
-        + ("jobs.json + journal" if hasattr(store_module, "JobsJournal") else "jobs.json only")
-        + "; the control (one run per size) patches JobsJournal.append to rewrite jobs.json "
-        "on every change, as the store did before the journal, to show what quadratic looks "
-        "like here"
+        f"emulator in its own process on loopback: {net.latency * 1e3:g} ms per request, "
+        f"{net.generation:g} s generation, {fmt_bytes(net.size)} clips at "
+        f"{net.bandwidth / 1e6:g} MB/s; poll interval {net.poll_interval:g} s; scheduler: "
+        f"{tuning}, no submit pacing; serial baseline up to {args.serial_max} clips"
     )
-    series = [Series("fake", make_fake), Series("emulator", make_emulated)]
-    if not args.no_control:
-        series.append(Series("control: fake, rewrite per change", make_fake, True, 1))
-    run_once(make_fake, 5)  # warm-up: imports, first-use costs
-    run_once(make_emulated, 5)
+    ideal = measure("serial", 1, net, tuning)
+    results: list[Result] = []
     for n in sizes:
-        for s in series:
-            # Small runs are short and fsync latency is noisy: give them more runs.
-            runs = s.repeat or repeat * max(1, sizes[-2] // n if len(sizes) > 1 else 1)
-            s.results[n] = [run_once(s.make, n, control=s.control) for _ in range(runs)]
-
-    rows: list[list[str]] = []
-    for s in series:
-        for n in sizes:
-            rows.append(
-                [
-                    s.name,
-                    str(n),
-                    fmt_seconds(s.best(n, lambda r: r.wall)),
-                    fmt_seconds(s.best(n, lambda r: r.port)),
-                    fmt_seconds(s.best(n, lambda r: r.overhead)),
-                    f"{s.best(n, lambda r: r.overhead) / n * 1e3:.2f} ms",
-                    fmt_seconds(s.best(n, lambda r: r.cpu_overhead)),
-                    fmt_seconds(s.best(n, lambda r: r.counters.state_seconds)),
-                    str(int(s.med(n, lambda r: r.counters.snapshot_writes))),
-                    str(int(s.med(n, lambda r: r.counters.journal_appends))),
-                    fmt_bytes(s.med(n, lambda r: r.bytes)),
-                    str(int(s.med(n, lambda r: r.counters.fsyncs))),
-                ]
-            )
+        for mode in ("serial", "scheduler"):
+            if mode == "serial" and n > args.serial_max:
+                continue
+            started = time.perf_counter()
+            results.append(measure(mode, n, net, tuning))
+            print(f"  {mode} x{n}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    rows = [
+        [
+            r.mode,
+            str(r.n),
+            fmt_seconds(r.wall),
+            fmt_ratio(r.wall / ideal.wall),
+            fmt_bytes(r.rss),
+            fmt_seconds(r.cpu),
+            fmt_seconds(r.cpu / r.n),
+            fmt_seconds(r.server_cpu),
+            f"{r.downloaded}/{r.n}",
+        ]
+        for r in [ideal, *results]
+    ]
     print()
     print_table(
-        [
-            "port",
-            "jobs",
-            "wall",
-            "in port",
-            "overhead",
-            "per job",
-            "overhead CPU",
-            "state I/O",
-            "jobs.json writes",
-            "journal appends",
-            "state bytes",
-            "fsyncs",
-        ],
+        ["client", "clips", "wall", "wall/ideal", "peak RSS", "CPU", "CPU/job", "server CPU", "ok"],
         rows,
     )
     print(
-        "Times are the fastest run: fsync latency on a shared VM is noisy and other "
-        "processes' I/O only adds to it. The verdicts use CPU time and counts.\n"
-        "in port: time inside submit/poll/download (the adapter; for the emulator also the "
-        "emulator itself). overhead: wall minus in port, the orchestrator's own cost; "
-        "overhead CPU: the same in process CPU time (fsync waits excluded). state "
-        "I/O: time inside write_jobs_json and JobsJournal.append. state bytes: bytes written "
-        "to jobs.json and its journal. fsyncs: all (clips, jobs.json, journal, directories)."
+        f"ideal: one clip alone, serial ({fmt_seconds(ideal.wall)}; the sum of its waits is "
+        f"{fmt_seconds(net.formula)}). peak RSS: the client process's VmHWM (interpreter and "
+        "imports included). CPU: the client's user + system time; server CPU: the emulator's."
     )
-    lo, hi = sizes[0], sizes[-1]
-    scale = hi / lo
-    print()
-    print(
-        f"growth {lo} -> {hi} jobs (linear would be {scale:.0f}x, quadratic {scale**2:.0f}x); "
-        "exponent k in cost ~ jobs**k"
-    )
-    growth_rows: list[list[str]] = []
-    verdicts: list[tuple[bool, str]] = []
-    metrics: list[tuple[str, bool, Callable[[Result], float]]] = [
-        ("wall", True, lambda r: r.wall),
-        ("overhead", True, lambda r: r.overhead),
-        ("overhead CPU", True, lambda r: r.cpu_overhead),
-        ("state I/O time", True, lambda r: r.counters.state_seconds),
-        ("state writes", False, lambda r: float(r.writes)),
-        ("state bytes", False, lambda r: float(r.bytes)),
-    ]
-    for s in series:
-        for label, is_time, metric in metrics:
-            pick = s.best if is_time else s.med
-            v0, v1 = pick(lo, metric), pick(hi, metric)
-            k = exponent(lo, hi, v0, v1)
-            growth_rows.append([s.name, label, f"{v1 / v0:.1f}x", f"{k:.2f}"])
-            if label in ("overhead CPU", "state writes", "state bytes") and not s.control:
-                verdicts.append(
-                    (
-                        k <= LINEAR_EXPONENT_LIMIT,
-                        f"{s.name}: {label} grows {v1 / v0:.1f}x for {scale:.0f}x the jobs "
-                        f"(k = {k:.2f}; linear is 1, quadratic 2)",
-                    )
-                )
-    print_table(["port", "metric", f"{lo}->{hi}", "k"], growth_rows)
     print()
     print(f"after the runs: {load_line()}")
-    for passed, text in verdicts:
-        print(("PASS  " if passed else "MISS  ") + text)
+    for r in results:
+        if r.mode != "scheduler":
+            continue
+        ratio = r.wall / ideal.wall
+        target = WALL_TARGET.get(r.n)
+        if target is not None:
+            verdict = "PASS" if ratio <= target and r.downloaded == r.n else "MISS"
+            print(f"{verdict}  scheduler x{r.n}: wall / ideal {ratio:.2f} (target {target})")
+        if r.n == 1000:
+            verdict = "PASS" if r.rss < RSS_TARGET else "MISS"
+            print(f"{verdict}  scheduler x1000: peak RSS {fmt_bytes(r.rss)} (target < 300 MiB)")
     return 0
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import clock as _clock
+from ._retrywatch import retry_seen
 
 __all__ = [
     "NOTE_ATTR",
@@ -189,5 +190,6 @@ def retrying(
             delay,
             extra={NOTE_ATTR: Note(kind="retry", what=what, delay=delay)},
         )
+        retry_seen(failure, delay)  # a driver of many jobs may hold them all meanwhile
         sleep(delay)
         attempt += 1

@@ -137,6 +137,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _bandwidth(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes per second") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of bytes per second")
+    return value
+
+
 def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None:
     parser.add_argument("--base-url", default=None, metavar="URL", help=base_url)
     parser.add_argument(
@@ -293,6 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--list-scenarios",
         action=ListScenarios,
         help="list the scenarios with what each does, and exit",
+    )
+    emulator.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds added before every answer, as a far server would take (default: 0)",
+    )
+    emulator.add_argument(
+        "--bandwidth",
+        type=_bandwidth,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="bytes per second of each clip download, e.g. 50e6 (default: no limit)",
     )
     emulator.set_defaults(func=cmd_emulator)
 

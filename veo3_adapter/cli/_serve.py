@@ -30,7 +30,12 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     warning = exposure_warning(args.host, keyed=key is not None)
     if warning:
         print(PREFIX + warning, file=sys.stderr, flush=True)
-    emulator = Emulator(api_key=key, default=scenario)
+    emulator = Emulator(
+        api_key=key,
+        default=scenario,
+        latency=args.latency,
+        bandwidth=args.bandwidth,
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LogFormat())
     logging.basicConfig(level=logging.INFO, handlers=[handler])

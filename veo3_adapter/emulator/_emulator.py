@@ -14,6 +14,7 @@ import httpx
 
 from . import _server
 from ._api import ApiAnswers
+from ._link import Link
 from ._media import MediaAnswers, find_key
 from ._origin import Origin, check_base
 from ._scenario import Scenario
@@ -57,7 +58,12 @@ class Emulator:
     Cloud Storage want exactly that bearer token; with ``None`` any non-empty one. A token
     reaching the second origin, or the key reaching Cloud Storage, is a leak too.
 
-    ``clock`` times file expiry, ``sleep`` paces slow bodies, ``seed`` fixes the ids.
+    ``latency`` (seconds) is added before every answer and ``bandwidth`` (bytes per second)
+    paces every body the media server sends, each download on its own (``None``: as fast as
+    the transport goes), to stand in for a network farther than loopback.
+
+    ``clock`` times file expiry, ``sleep`` paces slow bodies and the added latency, ``seed``
+    fixes the ids.
     """
 
     def __init__(
@@ -71,6 +77,8 @@ class Emulator:
         api_base: str = DEFAULT_API_BASE,
         download_base: str = DEFAULT_DOWNLOAD_BASE,
         seed: int | None = None,
+        latency: float = 0.0,
+        bandwidth: float | None = None,
     ) -> None:
         if api_key is not None and (not api_key or not api_key.isprintable()):
             raise ValueError("api_key must be a non-empty printable string, or None")
@@ -87,6 +95,7 @@ class Emulator:
             sleep=sleep,
             seed=seed,
         )
+        self._link = Link(latency, bandwidth)
         self._api = ApiAnswers(self._state)
         self._media = MediaAnswers(self._state, self._find_key)
         self._vertex = VertexAnswers(self._state, self._media, token)
@@ -123,6 +132,16 @@ class Emulator:
             raise ValueError("a rule's substring must not be empty (it would match everything)")
         with self._state.lock:
             self._state.rules.append((match, scenario))
+
+    @property
+    def latency(self) -> float:
+        """Seconds added before every answer."""
+        return self._link.latency
+
+    @property
+    def bandwidth(self) -> float | None:
+        """Bytes per second of each media body (``None``: no limit)."""
+        return self._link.bandwidth
 
     # -- what tests look at ----------------------------------------------------------------
 
@@ -212,6 +231,7 @@ class Emulator:
         method = method.upper()
         split = urlsplit(target)
         path = split.path or "/"
+        self._link.delay(self._state.sleep)
         if side is Side.API and self._vertex.serves(path):
             reply = self._vertex.answer(method, path, split.query, headers, body)
             side = self._vertex.side(path)
@@ -219,6 +239,8 @@ class Emulator:
             reply = self._api.answer(method, path, split.query, headers, body)
         else:
             reply = self._media.answer(self._on_api_origin(target), method, target, headers)
+        if side is Side.DOWNLOAD:
+            reply = self._link.paced(reply, self._state.sleep)
         self._state.record(RequestRecord(side.value, method, path, reply.status))
         logger.debug("%s %s %s -> %d", side.value, method, path, reply.status)
         return reply
