@@ -44,6 +44,7 @@ __all__ = [
     "compose",
     "compose_named",
     "composed",
+    "is_submit",
     "keep_submit_order",
     "marker_names",
     "read_part",
@@ -224,7 +225,7 @@ def _rewritten(
         }
     if any_prompt:
         request["headers"][ANY_PROMPT_HEADER] = ["1"]
-    if _is_submit(str(request.get("method", "")), request["uri"]):
+    if is_submit(str(request.get("method", "")), request["uri"]):
         request["headers"][PART_HEADER] = [label]
     body = dict(response.get("body") or {})
     if isinstance(body.get("string"), str):
@@ -233,7 +234,7 @@ def _rewritten(
     return {**interaction, "request": request, "response": response}
 
 
-def _is_submit(method: str, url: str) -> bool:
+def is_submit(method: str, url: str) -> bool:
     """A submit, on either backend: ``POST .../models/<model>:predictLongRunning``."""
     return method.upper() == "POST" and urlsplit(url).path.endswith(_SUBMIT_VERB)
 
@@ -244,7 +245,7 @@ def keep_submit_order(cassette: VeoCassette) -> None:
     recorded = cassette.cassette
 
     def mark(request: httpx.Request) -> None:
-        if not _is_submit(request.method, str(request.url)):
+        if not is_submit(request.method, str(request.url)):
             return
         for index, stored in enumerate(recorded.requests):
             label = stored.headers.get(PART_HEADER)

@@ -72,8 +72,8 @@ class EmulatorRequest:
 class EmulatorRig:
     """The real adapter on the in-process Veo emulator: script it, run, read what it was sent.
 
-    ``adapter`` is a ``GeminiVeo3Adapter`` (or a ``VertexVeo3Adapter`` when the
-    ``veo3_emulator_backend`` fixture says ``"vertex"``) whose ``httpx.Client`` (``http``)
+    ``adapter`` is a ``GeminiVeo3Adapter`` or a ``VertexVeo3Adapter``, as the
+    ``veo3_emulator_backend`` fixture says, whose ``httpx.Client`` (``http``)
     talks to ``emulator`` in-process; waits are virtual. Outcomes are emulator scenarios, by
     name (``veo3 emulator --list-scenarios``) or as ``Scenario`` objects:
     :meth:`script_prompt` (first matching rule wins), then :meth:`script` (in submit order),
@@ -174,9 +174,14 @@ def scenario(outcome: str | Scenario) -> Scenario:
 
 
 @pytest.fixture
-def veo3_emulator_backend() -> str:
-    """The backend veo3_emulator builds: "gemini" (default) or "vertex"; override or parametrize."""
-    return "gemini"
+def veo3_emulator_backend(request: pytest.FixtureRequest) -> str:
+    """The backend veo3_emulator builds: "gemini" or "vertex"; override or parametrize.
+
+    By default the session's (``--veo3-backend``): the Gemini API on google-genai 2.x,
+    Vertex AI on 3.x, which submits only there."""
+    from ._options import SETTINGS_KEY
+
+    return request.config.stash[SETTINGS_KEY].backend
 
 
 @pytest.fixture

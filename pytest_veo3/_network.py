@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["NetworkBlockedError", "loopback_only"]
+__all__ = ["NetworkBlockedError", "is_loopback_url", "loopback_only"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _SOCKET_METHODS = ("connect", "connect_ex", "sendto", "sendmsg")
@@ -49,6 +49,17 @@ def _is_loopback(host: object) -> bool:
         return True
     address = _address(name)
     return address is not None and address.is_loopback
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names a server on this machine (the emulator, say)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return bool(host) and _is_loopback(host)
 
 
 def _needs_no_lookup(host: object) -> bool:

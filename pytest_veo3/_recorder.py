@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import httpx
 
     from veo3_adapter import Veo3Job
+    from veo3_adapter.emulator import Emulator, Scenario
 
     from .cassette import VeoCassette
     from .scenarios import ScenarioCassette
@@ -31,6 +32,7 @@ __all__ = [
     "VertexRecording",
     "as_received",
     "record_gemini",
+    "record_gemini_run",
     "reveals_nothing",
 ]
 
@@ -44,6 +46,16 @@ def _emulator_scenario(spec: ScenarioCassette) -> Any:
     return Scenario.named(
         spec.emulator_scenario, running_polls=spec.running_polls, **dict(spec.emulator_changes)
     )
+
+
+def _emulator(key: str, scenarios: Sequence[Scenario], **options: Any) -> Emulator:
+    """The emulator answering the submits with ``scenarios``, in order (the last one for any
+    submit after them)."""
+    from veo3_adapter.emulator import Emulator
+
+    emulator = Emulator(api_key=key, default=scenarios[-1], sleep=lambda _s: None, **options)
+    emulator.queue(*scenarios)
+    return emulator
 
 
 def _open(
@@ -60,22 +72,37 @@ def _open(
     )
 
 
-def _run(adapter: Any, output: Path, spec: ScenarioCassette) -> Veo3Job:
+def _run(adapter: Any, output: Path, prompts: Mapping[str, str]) -> list[Veo3Job]:
     from veo3_adapter import Veo3Orchestrator
 
     orchestrator = Veo3Orchestrator(adapter, output, poll_interval=0, sleep=lambda _s: None)
-    return orchestrator.run({spec.name: spec.prompt})[0]
+    return orchestrator.run(prompts)
 
 
 def record_gemini(
     spec: ScenarioCassette, path: Path, key: str, output: Path, threshold: int | None
 ) -> Veo3Job:
+    [job] = record_gemini_run(
+        path, key, output, [_emulator_scenario(spec)], {spec.name: spec.prompt}, threshold
+    )
+    return job
+
+
+def record_gemini_run(
+    path: Path,
+    key: str,
+    output: Path,
+    scenarios: Sequence[Scenario],
+    prompts: Mapping[str, str],
+    threshold: int | None = None,
+) -> list[Veo3Job]:
+    """Record the orchestrator running ``prompts`` on the Gemini API of the emulator, whose
+    submits get ``scenarios`` in order, into the cassette ``path``; the jobs it ended with."""
     import httpx
 
     from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
-    from veo3_adapter.emulator import Emulator
 
-    emulator = Emulator(api_key=key, default=_emulator_scenario(spec), sleep=lambda _s: None)
+    emulator = _emulator(key, scenarios)
     # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
     inner = httpx.MockTransport(as_received(emulator.transport()))
     with _open(
@@ -90,10 +117,10 @@ def record_gemini(
                 profile=LOCAL_PROFILE,
                 sleep=lambda _s: None,
             )
-            job = _run(adapter, output, spec)
+            jobs = _run(adapter, output, prompts)
     if emulator.key_leaks:
-        raise RuntimeError(f"scenario {spec.name}: the key reached the download origin")
-    return job
+        raise RuntimeError(f"recording {path.name}: the key reached the download origin")
+    return jobs
 
 
 @dataclass(frozen=True)
@@ -110,31 +137,47 @@ class VertexRecording:
     def record(
         self, spec: ScenarioCassette, path: Path, key: str, output: Path, threshold: int | None
     ) -> Veo3Job:
-        import google.oauth2.credentials
+        [job] = self.record_run(
+            path,
+            key,
+            output,
+            [_emulator_scenario(spec)],
+            {spec.name: spec.prompt},
+            via_bucket=spec.via_bucket,
+            threshold=threshold,
+        )
+        return job
+
+    def record_run(
+        self,
+        path: Path,
+        key: str,
+        output: Path,
+        scenarios: Sequence[Scenario],
+        prompts: Mapping[str, str],
+        *,
+        via_bucket: bool = True,
+        threshold: int | None = None,
+    ) -> list[Veo3Job]:
+        """Record the orchestrator running ``prompts`` on the emulator's Vertex AI routes
+        (videos left in the bucket, or inline), whose submits get ``scenarios`` in order."""
         import httpx
 
         from veo3_adapter._placeholders import CloudNames
         from veo3_adapter._vertex_wire import DEFAULT_STORAGE_BASE_URL, default_base_url
-        from veo3_adapter.compose import LOCAL_PROFILE, vertex_adapter
-        from veo3_adapter.emulator import Emulator
+        from veo3_adapter.compose import LOCAL_PROFILE, static_token_credentials, vertex_adapter
 
         from ._backends import CassetteBackend
 
         api_base = default_base_url(VERTEX_LOCATION)
-        emulator = Emulator(
-            api_key=key,
-            token=self.token,
-            default=_emulator_scenario(spec),
-            sleep=lambda _s: None,
-            api_base=api_base,
-        )
+        emulator = _emulator(key, scenarios, token=self.token, api_base=api_base)
         # The cassette holds the real hosts: Cloud Storage requests go to the emulator's
         # storage route, on its API origin.
         storage = httpx.URL(DEFAULT_STORAGE_BASE_URL).host
         inner = httpx.MockTransport(
             as_received(_Aliased(emulator.transport(), {storage: httpx.URL(api_base).host}))
         )
-        prefix = VERTEX_OUTPUT_PREFIX if spec.via_bucket else None
+        prefix = VERTEX_OUTPUT_PREFIX if via_bucket else None
         backend = CassetteBackend.vertex(
             location=VERTEX_LOCATION, prefix=prefix, storage_base_url=DEFAULT_STORAGE_BASE_URL
         )
@@ -153,9 +196,7 @@ class VertexRecording:
                     project=self.project,
                     location=VERTEX_LOCATION,
                     # A token that never expires: nothing to refresh while recording.
-                    credentials=google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
-                        token=self.token
-                    ),
+                    credentials=static_token_credentials(self.token),
                     output_gcs_uri=f"gs://{self.bucket}/{prefix}" if prefix else None,
                     base_url=api_base,
                     storage_base_url=DEFAULT_STORAGE_BASE_URL,
@@ -163,10 +204,10 @@ class VertexRecording:
                     profile=LOCAL_PROFILE,
                     sleep=lambda _s: None,
                 )
-                job = _run(adapter, output, spec)
+                jobs = _run(adapter, output, prompts)
         if emulator.key_leaks:
-            raise RuntimeError(f"scenario {spec.name}: a credential went where it does not belong")
-        return job
+            raise RuntimeError(f"recording {path.name}: a credential went where it does not belong")
+        return jobs
 
 
 def reveals_nothing(path: Path, values: Sequence[str]) -> None:

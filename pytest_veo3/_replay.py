@@ -9,6 +9,7 @@ documented public attributes (``cassette``, ``reason``, ``similar_requests``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "MissLog",
     "ReplayTransport",
     "body",
+    "body_matcher",
     "missing_cassette",
     "no_network",
     "unplayed",
@@ -70,29 +72,55 @@ def _differences(asked: object, recorded: object, where: str = "") -> list[str]:
         return found[:3]
     if asked == recorded:
         return []
+    if isinstance(asked, str) and isinstance(recorded, str):
+        asked, recorded = _distinct_tails(asked, recorded)
     return [f"{where or 'body'}: asked {_short(asked)}, recorded {_short(recorded)}"]
+
+
+def _distinct_tails(asked: str, recorded: str) -> tuple[str, str]:
+    """Two long paths that differ at the end (operation names) from their last shared
+    ``/`` on, so that what differs is shown rather than cut off."""
+    shared = len(os.path.commonprefix([asked, recorded]))
+    cut = asked.rfind("/", 0, shared) + 1
+    if max(len(asked), len(recorded)) <= _SHORT or cut < 20:
+        return asked, recorded
+    return "..." + asked[cut:], "..." + recorded[cut:]
+
+
+_SHORT = 60
 
 
 def _short(value: object) -> str:
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
 
 
-def body(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: a submit (a POST) asks for what was recorded, the same prompt and
-    options (compared as JSON); other requests have no body to compare. A recorded request
-    marked :data:`ANY_PROMPT_HEADER` matches any prompt and options, but still only a poll
-    of the operation it recorded (a POST that names one)."""
-    if r1.method != "POST" or r2.method != "POST":
-        return
-    turn, part = _header(r1, PART_HEADER), _header(r2, PART_HEADER)
-    if turn is not None and part is not None and turn != part:
-        raise AssertionError(f"this submit is for cassette {turn}, this one is from {part}")
-    asked, recorded = _parsed(r1.body), _parsed(r2.body)
-    if _header(r2, ANY_PROMPT_HEADER) is not None:
-        asked, recorded = _operation(asked), _operation(recorded)
-    if asked != recorded:
-        raise AssertionError("; ".join(_differences(asked, recorded)))
+def body_matcher(*, any_prompt: bool = False) -> Callable[[Any, Any], None]:
+    """The vcrpy matcher registered as :data:`BODY_MATCHER`; ``any_prompt`` for a cassette
+    whose submits answer any prompt (a built-in scenario)."""
+
+    def body(r1: Any, r2: Any) -> None:
+        """vcrpy matcher: a submit (a POST) asks for what was recorded, the same prompt and
+        options (compared as JSON); other requests have no body to compare. A recorded
+        request answering any prompt (``any_prompt``, or marked :data:`ANY_PROMPT_HEADER`)
+        matches any prompt and options, but still only a poll of the operation it recorded
+        (a POST that names one)."""
+        if r1.method != "POST" or r2.method != "POST":
+            return
+        turn, part = _header(r1, PART_HEADER), _header(r2, PART_HEADER)
+        if turn is not None and part is not None and turn != part:
+            raise AssertionError(f"this submit is for cassette {turn}, this one is from {part}")
+        asked, recorded = _parsed(r1.body), _parsed(r2.body)
+        if any_prompt or _header(r2, ANY_PROMPT_HEADER) is not None:
+            asked, recorded = _operation(asked), _operation(recorded)
+        if asked != recorded:
+            raise AssertionError("; ".join(_differences(asked, recorded)))
+
+    return body
+
+
+body = body_matcher()
+"""The body matcher of a cassette of one's own (and of a composition)."""
 
 
 def _header(request: Any, name: str) -> str | None:
@@ -112,8 +140,12 @@ class CassetteMismatchError(AssertionError):
     """The code under test made a request the cassette has no (unplayed) answer for."""
 
 
-def missing_cassette(path: Path, rerecord_hint: str = "") -> CassetteMismatchError:
+def missing_cassette(
+    path: Path, rerecord_hint: str | Callable[[], str] = ""
+) -> CassetteMismatchError:
     """The error for replaying a cassette that does not exist."""
+    if callable(rerecord_hint):
+        rerecord_hint = rerecord_hint()
     return CassetteMismatchError(
         f"veo3: cassette {path} does not exist"
         + (f"; record it with: {rerecord_hint}" if rerecord_hint else "")
@@ -148,14 +180,17 @@ class MissLog(httpx.BaseTransport):
 
 
 class ReplayTransport(httpx.BaseTransport):
-    """Wraps the (vcrpy-patched) transport and turns vcrpy's miss into a useful error."""
+    """Wraps the (vcrpy-patched) transport and turns vcrpy's miss into a useful error.
+
+    ``rerecord_hint`` is the command that records the cassette again, or a function that
+    says it (asked only on a miss)."""
 
     def __init__(
         self,
         inner: httpx.BaseTransport,
         *,
         cassette: Any = None,
-        rerecord_hint: str = "",
+        rerecord_hint: str | Callable[[], str] = "",
         scrubber: Scrubber | None = None,
     ) -> None:
         self._inner = inner
@@ -197,8 +232,9 @@ class ReplayTransport(httpx.BaseTransport):
                 lines.append(f"    differs in {matcher}: {' '.join(str(message).split())[:200]}")
         elif cassette is not None and len(cassette) == 0:
             lines.append("  the cassette is empty or missing")
-        if self._hint:
-            lines.append(f"  to re-record: {self._hint}")
+        hint = self._hint() if callable(self._hint) else self._hint
+        if hint:
+            lines.append(f"  to re-record: {hint}")
         return "\n".join(lines)
 
 

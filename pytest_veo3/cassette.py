@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import platform
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -52,7 +52,7 @@ from ._replay import (
     CassetteMismatchError,
     MissLog,
     ReplayTransport,
-    body,
+    body_matcher,
     missing_cassette,
     no_network,
 )
@@ -237,7 +237,7 @@ def open_cassette(
     source: str = "live",
     base_url: str = "",
     inner: httpx.BaseTransport | None = None,
-    rerecord_hint: str = "",
+    rerecord_hint: str | Callable[[], str] = "",
     match_body: bool = True,
     backend: CassetteBackend | None = None,
     names: CloudNames | None = None,
@@ -247,7 +247,9 @@ def open_cassette(
     ``inner`` is what vcrpy patches and records: a real ``httpx.HTTPTransport`` by default,
     or an ``httpx.MockTransport`` around an in-process server. ``secrets`` are best given as
     :class:`~veo3_adapter._secrets.Secret` (no ``repr`` shows them). With ``match_body``
-    (the default) a submit must ask for the prompt and options that were recorded.
+    (the default) a submit must ask for the prompt and options that were recorded; without
+    it any prompt is answered, but a poll still only of the operation it recorded.
+    ``rerecord_hint`` (a command, or a function asked on a miss) says how to record it again.
     ``backend`` is what a recording records as its backend (the Gemini API by default);
     ``names`` the real project and bucket names the recording replaces with placeholders.
     """
@@ -271,7 +273,7 @@ def open_cassette(
 
     # vcrpy runs each list of hooks in order: scrubbed first, then the bodies written.
     options["before_save_interaction"] = (options["before_save_interaction"], write_bodies)
-    match_on = (*MATCH_ON, BODY_MATCHER) if match_body else MATCH_ON
+    match_on = (*MATCH_ON, BODY_MATCHER)
     recorder = vcr.VCR(
         record_mode=mode.value,
         match_on=match_on,
@@ -281,7 +283,7 @@ def open_cassette(
         drop_unused_requests=mode is RecordMode.ALL,
         **options,
     )
-    recorder.register_matcher(BODY_MATCHER, body)
+    recorder.register_matcher(BODY_MATCHER, body_matcher(any_prompt=not match_body))
     with scrubbed_vcr_logs(scrubber), recorder.use_cassette(str(path)) as cassette:
         fresh = provenance(source, base_url, backend)
         metadata = _cassette_provenance(cassette, mode, fresh, path)

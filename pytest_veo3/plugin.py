@@ -8,11 +8,10 @@ inside the fixtures, when a test asks for one.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,31 +20,22 @@ from ._emulator_fixture import veo3_emulator_backend as veo3_emulator_backend
 from ._names import default_cassette_name
 from ._network import NetworkBlockedError as NetworkBlockedError  # its historical home
 from ._network import loopback_only
+from ._options import (
+    GEMINI,
+    SETTINGS_KEY,
+    Settings,
+    add_options,
+    read_settings,
+    recording_problem,
+)
 
 if TYPE_CHECKING:
-    from veo3_adapter import FakeOutcome, FakeVeo3Adapter, GeminiVeo3Adapter, VertexVeo3Adapter
+    from veo3_adapter import FakeOutcome, FakeVeo3Adapter
 
-    from .cassette import VeoCassette
+    from . import RecordedVeo3
+    from ._recording import Recording
+    from .cassette import RecordMode, VeoCassette
 
-RECORD_MODES = ("none", "once", "new_episodes", "all")
-DEFAULT_CASSETTE_DIR = "tests/cassettes"
-DEFAULT_BODY_THRESHOLD = 64 * 1024
-
-HELP_RECORD_MODE = (
-    "when veo3 cassettes may touch the network: none (replay only, the default), once, "
-    "new_episodes, all. Recording needs GEMINI_API_KEY."
-)
-HELP_CASSETTE_DIR = f"directory of your veo3 cassettes (default: {DEFAULT_CASSETTE_DIR})"
-HELP_BASE_URL = "API base URL to record against (any compatible server, the emulator included)"
-HELP_SHRINK = "replace recorded MP4 bodies with a small valid MP4"
-HELP_BODY_THRESHOLD = (
-    f"bodies larger than this many bytes are stored in body files beside the cassette "
-    f"(default {DEFAULT_BODY_THRESHOLD})"
-)
-HELP_ALLOW_UNPLAYED = (
-    "let a test leave recorded veo3 interactions unplayed (by default a replayed test that "
-    "makes fewer requests than its cassette holds fails at teardown, naming them)"
-)
 MARKER_CASSETTE = (
     "veo3_cassette(*names, allow_unplayed=False): replay the cassette `name` with "
     "recorded_veo3: a file <veo3_cassette_dir>/<name>.yaml, or a built-in scenario "
@@ -62,78 +52,22 @@ MARKER_FAKE = (
 
 _FAKE_MARKER_KWARGS = ("default", "outcomes", "polls")  # _fake_script's parameters
 
-
-@dataclass(frozen=True)
-class Settings:
-    """The plugin's resolved configuration for this session."""
-
-    record_mode: str
-    cassette_dir: Path
-    base_url: str
-    shrink_videos: bool
-    body_threshold: int
-    allow_unplayed: bool = False
-
-
-SETTINGS_KEY = pytest.StashKey[Settings]()
 CALL_FAILED_KEY = pytest.StashKey[bool]()
 """Whether a test on a cassette did not pass its call phase (failed, skipped, xfailed): a
 caught cassette miss or an unplayed recording then adds nothing. Unset if it never ran."""
+RECORDING_KEY = pytest.StashKey["Recording | None"]()
+"""What the test's cassette records from; ``None`` while it replays."""
+
+
+class Veo3Warning(UserWarning):
+    """Something about a veo3 cassette or recording the test should know, not fatal."""
 
 
 # -- options ---------------------------------------------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("veo3", "Veo 3 fixtures (pytest-veo3)")
-    group.addoption("--veo3-record-mode", choices=RECORD_MODES, help=HELP_RECORD_MODE)
-    group.addoption("--veo3-cassette-dir", metavar="DIR", help=HELP_CASSETTE_DIR)
-    group.addoption("--veo3-base-url", metavar="URL", help=HELP_BASE_URL)
-    group.addoption("--veo3-shrink-videos", action="store_true", default=None, help=HELP_SHRINK)
-    group.addoption("--veo3-body-threshold", type=int, metavar="BYTES", help=HELP_BODY_THRESHOLD)
-    parser.addini("veo3_record_mode", HELP_RECORD_MODE, default="none")
-    parser.addini("veo3_cassette_dir", HELP_CASSETTE_DIR, default=DEFAULT_CASSETTE_DIR)
-    parser.addini("veo3_base_url", HELP_BASE_URL, default="")
-    parser.addini("veo3_shrink_videos", HELP_SHRINK, type="bool", default=False)
-    parser.addini("veo3_body_threshold", HELP_BODY_THRESHOLD, default=str(DEFAULT_BODY_THRESHOLD))
-    parser.addini("veo3_allow_unplayed", HELP_ALLOW_UNPLAYED, type="bool", default=False)
-
-
-def _resolve(config: pytest.Config, name: str, env: str) -> Any:
-    """Command line, then environment (VEO3_*), then ini, then the ini default."""
-    value = config.getoption(name)
-    if value is not None:
-        return value
-    if os.environ.get(env):
-        return os.environ[env]
-    return config.getini(name)
-
-
-def _settings(config: pytest.Config) -> Settings:
-    mode = str(_resolve(config, "veo3_record_mode", "VEO3_RECORD_MODE"))
-    if mode not in RECORD_MODES:
-        raise pytest.UsageError(
-            f"veo3: unknown record mode {mode!r}; valid: {', '.join(RECORD_MODES)}"
-        )
-    directory = Path(str(_resolve(config, "veo3_cassette_dir", "VEO3_CASSETTE_DIR")))
-    if not directory.is_absolute():
-        directory = config.rootpath / directory
-    shrink = _resolve(config, "veo3_shrink_videos", "VEO3_SHRINK_VIDEOS")
-    if isinstance(shrink, str):
-        shrink = shrink.strip().lower() in ("1", "true", "yes", "on")
-    threshold = str(_resolve(config, "veo3_body_threshold", "VEO3_BODY_THRESHOLD"))
-    if not threshold.isdigit():
-        raise pytest.UsageError(
-            f"veo3: body threshold must be a number of bytes, got {threshold!r}"
-        )
-    return Settings(
-        record_mode=mode,
-        cassette_dir=directory,
-        base_url=str(_resolve(config, "veo3_base_url", "VEO3_BASE_URL") or ""),
-        shrink_videos=bool(shrink),
-        body_threshold=int(threshold),
-        allow_unplayed=bool(config.getini("veo3_allow_unplayed")),  # per project: ini only
-    )
+    add_options(parser)
 
 
 def _api_key_from_env() -> str:
@@ -149,20 +83,36 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", MARKER_CASSETTE.format(builtins=", ".join(SCENARIO_CASSETTES))
     )
     config.addinivalue_line("markers", MARKER_FAKE)
-    settings = _settings(config)
-    if settings.record_mode != "none" and not _api_key_from_env():
-        raise pytest.UsageError(
-            f"veo3: --veo3-record-mode={settings.record_mode} records real traffic and needs a "
-            "key: set GEMINI_API_KEY (against the emulator any value works)"
-        )
+    settings = read_settings(config)
+    if settings.recording:
+        problem = recording_problem(settings, _api_key_from_env())
+        if problem:
+            raise pytest.UsageError(problem)
+        if settings.backend == GEMINI:
+            from veo3_adapter import _sdk
+
+            if not _sdk.gemini_submits_video():
+                config.issue_config_time_warning(
+                    Veo3Warning(
+                        f"veo3: recording from the Gemini API with google-genai "
+                        f"{_sdk.sdk_version()}, which cannot submit there: new submits fail "
+                        "(polls and downloads of earlier jobs record); record from Vertex AI "
+                        "with --veo3-backend=vertex, or install google-genai<3"
+                    ),
+                    stacklevel=2,
+                )
     config.stash[SETTINGS_KEY] = settings
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     settings = config.stash[SETTINGS_KEY]
     where = f" against {settings.base_url}" if settings.base_url else ""
-    line = f"veo3: record mode {settings.record_mode}{where}, cassettes in {settings.cassette_dir}"
-    if settings.record_mode != "none":
+    source = f" from {settings.backend}" if settings.recording else ""
+    line = (
+        f"veo3: record mode {settings.record_mode}{source}{where}, "
+        f"cassettes in {settings.cassette_dir}"
+    )
+    if settings.recording:
         # Only recording stores bodies, so only then do these two settings matter.
         line += f", bodies over {settings.body_threshold} bytes to files"
         if settings.shrink_videos:
@@ -262,6 +212,7 @@ def veo3_cassette(
     from veo3_adapter._secrets import Secret, env_secrets
 
     from ._compose import CompositionError, composed, keep_submit_order, marker_names
+    from ._recording import gemini_submit_problem
     from ._replay import unplayed, unplayed_failure
     from .cassette import RecordMode, open_cassette
     from .scenarios import builtin_cassette
@@ -269,12 +220,12 @@ def veo3_cassette(
     settings = request.config.stash[SETTINGS_KEY]
     mode = RecordMode.parse(veo3_record_mode)
     names, allow = marker_names(request.node.get_closest_marker("veo3_cassette"))
+    allowed = settings.allow_unplayed if allow is None else allow
     own = veo3_cassette_dir / f"{veo3_cassette_name}.yaml"
     builtin = None
     if mode is RecordMode.NONE and not own.is_file():
         builtin = builtin_cassette(veo3_cassette_name)
-    flag = "all" if own.is_file() else "once"
-    hint = f"GEMINI_API_KEY=... pytest '{request.node.nodeid}' --veo3-record-mode={flag}"
+    hint: str | Callable[[], str] = _hint(request.node.nodeid, settings, builtin or own)
     owners: Sequence[str] = ()
     with contextlib.ExitStack() as stack:
         if len(names) > 1:  # one cassette per submit: replayed from a composition of them
@@ -283,6 +234,8 @@ def veo3_cassette(
             except CompositionError as exc:
                 raise pytest.UsageError(str(exc)) from None
             builtin, hint = None, ""
+        recording = _recording(settings, mode, own)
+        request.node.stash[RECORDING_KEY] = recording
         if mode is RecordMode.NONE:
             stack.enter_context(loopback_only(request.node.nodeid))
         cassette = stack.enter_context(
@@ -290,16 +243,24 @@ def veo3_cassette(
                 builtin or own,
                 mode=mode,
                 # Every key in the environment is scrubbed, not only the one in use.
-                secrets=tuple(Secret(s) for s in env_secrets()),
+                secrets=recording.secrets if recording else tuple(map(Secret, env_secrets())),
                 body_threshold=settings.body_threshold,
                 shrink_videos=settings.shrink_videos,
-                source="live" if not settings.base_url else f"server at {settings.base_url}",
-                base_url=settings.base_url or _default_base_url(),
+                source=recording.source if recording else "live",
+                base_url=recording.base_url if recording else settings.base_url or _gemini_base(),
                 rerecord_hint=hint,
                 # A built-in scenario answers any prompt; your own cassette, the one recorded.
                 match_body=builtin is None,
+                backend=recording.backend if recording else None,
+                names=recording.names if recording else None,
             )
         )
+        if recording is None:
+            problem = gemini_submit_problem(cassette, veo3_cassette_name)
+            if problem and not allowed:  # its recorded submit stays unplayed: it cannot pass
+                pytest.fail(problem, pytrace=False)
+            if problem:  # its polls and downloads may be all the test wants
+                warnings.warn(Veo3Warning(problem), stacklevel=2)
         if len(names) > 1:
             keep_submit_order(cassette)
         yield cassette
@@ -313,54 +274,84 @@ def veo3_cassette(
             + (f"\n  ({more} more)" if more else ""),
             pytrace=False,
         )
-    allowed = settings.allow_unplayed if allow is None else allow
     left = [] if allowed or call_failed is not False else unplayed(cassette.cassette, owners)
     if left:  # strict replay: the code under test stopped before the recording's end
         pytest.fail(unplayed_failure(cassette.path, left, len(cassette.cassette)), pytrace=False)
 
 
+def _hint(nodeid: str, settings: Settings, path: Path) -> Callable[[], str]:
+    """How to record the cassette at ``path`` (a built-in: your own of that name) from the
+    backend it holds, or from the session's when it does not exist; worked out on a miss."""
+
+    def hint() -> str:
+        from ._backends import CassetteBackend
+        from ._recording import rerecord_hint, session_backend
+        from .cassette import cassette_metadata
+        from .scenarios import builtin_cassette
+
+        exists = path.is_file()
+        if exists:
+            backend = CassetteBackend.from_metadata(cassette_metadata(path))
+        else:
+            backend = session_backend(settings, _api_key_from_env)
+        flag = "all" if exists and path != builtin_cassette(path.stem) else "once"
+        return rerecord_hint(nodeid, flag, backend, settings)
+
+    return hint
+
+
+def _recording(settings: Settings, mode: RecordMode, path: Path) -> Recording | None:
+    """What the cassette at ``path`` records from, ``None`` when it replays (``none``, or
+    ``once`` on a cassette that exists); a usage error for one it must not record into."""
+    from ._recording import RecordingError, recording_for
+    from .cassette import RecordMode, cassette_backend
+
+    exists = path.is_file()
+    if mode is RecordMode.NONE or (mode is RecordMode.ONCE and exists):
+        return None
+    was = cassette_backend(path) if exists else settings.backend
+    if was != settings.backend:  # checked before any credential is loaded
+        if mode is RecordMode.ALL:
+            why = f"recording {settings.backend} over it would lose that recording"
+        else:
+            why = f"recording {settings.backend} into it would mix two backends in one cassette"
+        raise pytest.UsageError(
+            f"veo3: {path} was recorded from {was}; {why}: record it with "
+            f"--veo3-backend={was}, replay it, or delete it first"
+        )
+    try:
+        return recording_for(settings)
+    except RecordingError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.fixture
 def recorded_veo3(
-    veo3_cassette: VeoCassette, veo3_record_mode: str
-) -> Iterator[GeminiVeo3Adapter | VertexVeo3Adapter]:
-    """A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) by vcrpy.
+    request: pytest.FixtureRequest, veo3_cassette: VeoCassette
+) -> Iterator[RecordedVeo3]:
+    """The real adapter (GeminiVeo3Adapter or VertexVeo3Adapter) on vcrpy-replayed HTTP.
 
-    A VertexVeo3Adapter for a cassette whose metadata says it was recorded from Vertex AI,
-    built with its location and the placeholders for the project and bucket."""
+    Replay builds the adapter the cassette's metadata names (Vertex AI: its location and the
+    placeholders for the project and bucket); recording, the session's backend."""
     import httpx
 
-    from veo3_adapter._secrets import Secret
     from veo3_adapter.clock import virtual_time
-    from veo3_adapter.compose import gemini_adapter
 
-    from ._backends import GEMINI, replay_adapter
-    from .cassette import RecordMode
+    from ._backends import replay_adapter
 
-    replay = veo3_record_mode == "none"
-    backend = veo3_cassette.backend  # (``all`` refuses to record over another backend)
-    if not replay and backend.name != GEMINI and veo3_cassette.mode is not RecordMode.ONCE:
-        raise pytest.UsageError(
-            f"veo3: {veo3_cassette.path} was recorded from {backend.name}; recorded_veo3 "
-            "records the Gemini API only: replay it (--veo3-record-mode=none or once), or "
-            "record the built-in scenarios again with python -m pytest_veo3.scenarios"
-        )
-    replay = replay or backend.name != GEMINI  # a Vertex AI cassette is only ever replayed
+    recording = request.node.stash.get(RECORDING_KEY, None)
     client = httpx.Client(transport=veo3_cassette.transport, follow_redirects=False)
-    timing = virtual_time() if replay else contextlib.nullcontext()
-    with timing, client:
-        if replay:
+    with client:
+        if recording is None:
             # Nothing real is needed: a throwaway key, or credentials whose token is made up
             # at run time (Vertex AI), with the cassette's placeholders and endpoints.
-            yield replay_adapter(backend, veo3_cassette.base_url, client)
+            with virtual_time():
+                yield replay_adapter(veo3_cassette.backend, veo3_cassette.base_url, client)
             return
-        # Held as a Secret: a failing setup shown with its locals (pytest -l) does not show it.
-        key = Secret(_api_key_from_env())
-        yield gemini_adapter(
-            key.reveal(), base_url=veo3_cassette.base_url or _default_base_url(), http_client=client
-        )
+        yield recording.adapter(client)
 
 
-def _default_base_url() -> str:
+def _gemini_base() -> str:
     from veo3_adapter import DEFAULT_BASE_URL
 
     return DEFAULT_BASE_URL

@@ -8,7 +8,9 @@ or some of them by name (``... cassettes/ vertex_success vertex_inline``). The G
 ones are recorded with a key; the Vertex AI ones (``vertex_*``) from the emulator's Vertex
 routes with made-up credentials, a made-up project and bucket, which the cassettes keep as
 placeholders only (``veo3-project``, ``veo3-bucket``); the recorder checks that neither
-name, nor the token, nor the key is in what it wrote.
+name, nor the token, nor the key is in what it wrote. Recording the Gemini API ones takes
+google-genai 2.x (3.x does not submit there): on 3.x they are refused before anything is
+written.
 """
 
 from __future__ import annotations
@@ -147,6 +149,8 @@ def record_scenarios(
     """
     from ._recorder import VertexRecording, record_gemini, reveals_nothing
 
+    wanted = list(names or SCENARIO_CASSETTES)
+    _check_sdk_records(wanted)
     key = key or "record-" + secrets.token_hex(16)
     vertex = VertexRecording(
         # Shaped like a Google access token, so the shape rules are exercised as well.
@@ -155,7 +159,7 @@ def record_scenarios(
         bucket or "record-" + secrets.token_hex(5) + "-renders",
     )
     written: list[Path] = []
-    for name in names or list(SCENARIO_CASSETTES):
+    for name in wanted:
         spec = SCENARIO_CASSETTES[name]
         path = out_dir / f"{name}.yaml"
         path.unlink(missing_ok=True)
@@ -180,6 +184,21 @@ def record_scenarios(
     return written
 
 
+def _check_sdk_records(names: Sequence[str]) -> None:
+    """Refuse, before anything is written, Gemini API scenarios the installed google-genai
+    cannot record (3.x does not submit to the Gemini API)."""
+    from veo3_adapter import _sdk
+
+    gemini = [name for name in names if SCENARIO_CASSETTES[name].backend == GEMINI]
+    if gemini and not _sdk.gemini_submits_video():
+        vertex = [name for name, spec in SCENARIO_CASSETTES.items() if spec.backend == VERTEX]
+        raise RuntimeError(
+            f"recording {', '.join(gemini)} submits to the Gemini API, which google-genai "
+            f"{_sdk.sdk_version()} does not do: record them with google-genai<3, or name only "
+            f"Vertex AI scenarios ({', '.join(vertex)})"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_veo3.scenarios",
@@ -193,7 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in SCENARIO_CASSETTES]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
-    for path in record_scenarios(args.out_dir, names=args.names or None):
+    try:
+        written = record_scenarios(args.out_dir, names=args.names or None)
+    except RuntimeError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
         print(f"recorded {path}")
     return 0
 

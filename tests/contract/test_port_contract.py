@@ -7,8 +7,9 @@
 - ``vertex-emulator``: the real ``VertexVeo3Adapter`` (``compose.vertex_adapter``, project
   credentials, the video left in a bucket) on the emulator's Vertex AI and Cloud Storage
   routes, playing the same scenario;
-- ``recorded``: the real Gemini adapter on ``recorded_veo3``, replaying the built-in cassette
-  recorded from that scenario.
+- ``recorded``: the real adapter on ``recorded_veo3``, replaying the built-in cassette
+  recorded from that scenario: the Gemini API's, or on google-genai 3.x (which submits only
+  to Vertex AI) its Vertex AI twin where there is one.
 
 Each test names its setup once, with ``given(...)``: ``cassette_marks(name)`` for a built-in
 cassette (the emulator plays the scenario it was recorded from; the ``double`` fixture runs
@@ -33,6 +34,7 @@ import httpx
 import pytest
 from _kit.clock import FakeClock
 from _kit.keys import make_token
+from _kit.sdk import GEMINI_SUBMITS, SDK_VERSION, needs_gemini_submit
 from _kit.vertex import LOCATION, PROJECT, FakeCredentials, op_name
 
 from pytest_veo3.cassette import VeoCassette
@@ -68,6 +70,8 @@ NEVER = sys.maxsize
 _MAX_POLLS = 10
 _POLL_INTERVAL, _TIMEOUT = 10.0, 60.0
 _NO_CASSETTE = "no built-in cassette holds"
+VERTEX_TWINS = {"success": "vertex_success", "rai_filtered": "vertex_rai_filtered"}
+"""The built-in Vertex AI cassettes recorded from the same scenario as a Gemini API one."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +83,23 @@ class Setup:
     no_cassette: str = ""
     """Why the recorded double has nothing to replay."""
 
+    @property
+    def replayed(self) -> str | None:
+        """The built-in cassette the recorded double replays: ``cassette`` where the
+        installed google-genai submits to the Gemini API, else its Vertex AI twin, if any."""
+        if self.cassette is None or GEMINI_SUBMITS:
+            return self.cassette
+        return VERTEX_TWINS.get(self.cassette)
+
 
 def cassette_marks(name: str, **fake_script: Any) -> list[pytest.MarkDecorator]:
     """The built-in cassette ``name``, the scenario it was recorded from, the fake's script."""
     spec = SCENARIO_CASSETTES[name]
     scenario = Scenario.named(spec.emulator_scenario, running_polls=spec.running_polls)
+    setup = Setup(scenario, cassette=name)
     return [
-        pytest.mark.port_contract(Setup(scenario, cassette=name)),
-        pytest.mark.veo3_cassette(name),
+        pytest.mark.port_contract(setup),
+        pytest.mark.veo3_cassette(setup.replayed or name),
         pytest.mark.veo3_fake(**fake_script),
     ]
 
@@ -155,7 +168,11 @@ def _setup(request: pytest.FixtureRequest) -> Setup:
     return setup
 
 
-@pytest.fixture(params=["fake", "gemini-emulator", "vertex-emulator", "recorded"])
+# The Gemini adapter's contract starts with a submit, which google-genai 3.x does not send.
+GEMINI_EMULATOR = pytest.param("gemini-emulator", marks=needs_gemini_submit)
+
+
+@pytest.fixture(params=["fake", GEMINI_EMULATOR, "vertex-emulator", "recorded"])
 def double(request: pytest.FixtureRequest, no_real_sleep: None) -> Iterator[Double]:
     """Every double, on a setup with a built-in cassette (``cassette(...)``)."""
     setup = _setup(request)
@@ -163,18 +180,24 @@ def double(request: pytest.FixtureRequest, no_real_sleep: None) -> Iterator[Doub
     if request.param != "recorded":
         yield from _unrecorded(request, request.param, setup)
         return
-    own = request.getfixturevalue("veo3_cassette_dir") / f"{setup.cassette}.yaml"
-    if builtin_cassette(setup.cassette) is None and not own.is_file():
+    replayed = setup.replayed
+    if replayed is None:
         pytest.skip(
-            f"the built-in cassette {setup.cassette!r} is not recorded yet: "
-            f"python -m pytest_veo3.scenarios cassettes/ {setup.cassette}"
+            f"google-genai {SDK_VERSION} submits only to Vertex AI, and no built-in Vertex AI "
+            f"cassette holds the scenario of {setup.cassette!r}"
+        )
+    own = request.getfixturevalue("veo3_cassette_dir") / f"{replayed}.yaml"
+    if builtin_cassette(replayed) is None and not own.is_file():
+        pytest.skip(
+            f"the built-in cassette {replayed!r} is not recorded yet: "
+            f"python -m pytest_veo3.scenarios cassettes/ {replayed}"
         )
     cassette: VeoCassette = request.getfixturevalue("veo3_cassette")
     port = request.getfixturevalue("recorded_veo3")
     yield Double("recorded", port, lambda: _played_submits(cassette), None)
 
 
-@pytest.fixture(params=["fake", "gemini-emulator", "vertex-emulator"])
+@pytest.fixture(params=["fake", GEMINI_EMULATOR, "vertex-emulator"])
 def unrecorded_double(request: pytest.FixtureRequest, no_real_sleep: None) -> Iterator[Double]:
     """The doubles but the recorded one, on a setup no built-in cassette holds
     (``emulated(...)``, whose ``why`` says what; the shipped cassettes are recorded by the

@@ -6,7 +6,7 @@ import json
 import textwrap
 
 import pytest
-from _kit.plugin import run_subprocess
+from _kit.plugin import for_sdk, run_subprocess
 
 _HEAVY = (
     "google.genai",
@@ -25,7 +25,8 @@ _HEAVY = (
         # The control: the same check does see the imports when a fixture needs them.
         pytest.param(
             "import pytest\n\n"
-            "@pytest.mark.veo3_cassette('success', allow_unplayed=True)\n"
+            f"@pytest.mark.veo3_cassette({for_sdk('success', 'vertex_success')!r}, "
+            "allow_unplayed=True)\n"
             "def test_replayed(recorded_veo3):\n    assert recorded_veo3\n",
             True,
             id="recorded_veo3",
@@ -55,7 +56,10 @@ def test_a_session_without_veo3_fixtures_imports_neither_the_sdk_nor_vcrpy(
 
 
 def test_works_under_xdist(pytester: pytest.Pytester) -> None:
-    for name, scenario in (("one", "success"), ("two", "download_server_error")):
+    for name, scenario in (
+        ("one", for_sdk("success", "vertex_success")),
+        ("two", for_sdk("download_server_error", "vertex_inline")),
+    ):
         pytester.makepyfile(
             **{
                 f"test_recorded_{name}": f"""
@@ -79,10 +83,10 @@ def test_works_under_xdist(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=4)
 
 
-_RECORDED = """
-@pytest.mark.veo3_cassette("success")
+_RECORDED = f"""
+@pytest.mark.veo3_cassette({for_sdk("success", "vertex_success")!r})
 def test_2_recorded_veo3(recorded_veo3, tmp_path):
-    [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
+    [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({{"intro": "a cat"}})
     assert job.status is JobStatus.DOWNLOADED
 """
 

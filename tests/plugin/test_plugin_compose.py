@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import secrets
-import tempfile
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
-from _kit.plugin import copy_builtin, load_cassette
+from _kit.plugin import BACKEND_PARAMS, copy_builtin, for_sdk, load_cassette, prompt, record_own
+from _kit.sdk import needs_gemini_submit
 
 from pytest_veo3._compose import CompositionError, Part, compose
 from pytest_veo3._replay import ANY_PROMPT_HEADER, PART_HEADER, body
-from pytest_veo3.cassette import RecordMode, open_cassette
-from pytest_veo3.scenarios import SCENARIO_CASSETTES, as_received
-from veo3_adapter import Veo3Orchestrator
-from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
-from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.emulator import Scenario
 
 _PIPELINE = """
 from __future__ import annotations
@@ -62,29 +56,50 @@ def _pipeline(
     )
 
 
-def test_three_variants_on_three_cassettes_one_of_them_twice(pytester: pytest.Pytester) -> None:
-    _pipeline(
-        pytester,
-        ("success", "download_not_found", "success"),
-        {"intro": "a cat", "middle": "a dog", "outro": "a bird"},
-        [("downloaded", ""), ("failed", "download_failed"), ("downloaded", "")],
-    )
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        pytest.param(
+            ("success", "download_not_found", "success"),
+            [("downloaded", ""), ("failed", "download_failed"), ("downloaded", "")],
+            marks=needs_gemini_submit,
+            id="gemini",
+        ),
+        pytest.param(
+            ("vertex_success", "vertex_rai_filtered", "vertex_success"),
+            [("downloaded", ""), ("failed", "rai_filtered"), ("downloaded", "")],
+            id="vertex",
+        ),
+    ],
+)
+def test_three_variants_on_three_cassettes_one_of_them_twice(
+    pytester: pytest.Pytester, names: tuple[str, ...], expected: list[tuple[str, str]]
+) -> None:
+    _pipeline(pytester, names, {"intro": "a cat", "middle": "a dog", "outro": "a bird"}, expected)
     pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(
     ("names", "expected"),
     [
-        (
+        pytest.param(
             ("success", "download_not_found", "rai_filtered"),
             [("downloaded", ""), ("failed", "download_failed"), ("failed", "rai_filtered")],
+            marks=needs_gemini_submit,
+            id="success-notfound-rai",
         ),
-        (
+        pytest.param(
             ("rai_filtered", "download_server_error", "rate_limited"),
             [("failed", "rai_filtered"), ("downloaded", ""), ("downloaded", "")],
+            marks=needs_gemini_submit,
+            id="rai-5xx-429",
+        ),
+        pytest.param(
+            ("vertex_rai_filtered", "vertex_inline", "vertex_success"),
+            [("failed", "rai_filtered"), ("downloaded", ""), ("downloaded", "")],
+            id="vertex-rai-inline-bucket",
         ),
     ],
-    ids=["success-notfound-rai", "rai-5xx-429"],
 )
 def test_each_submit_is_answered_by_the_next_cassette_in_order(
     pytester: pytest.Pytester, names: tuple[str, ...], expected: list[tuple[str, str]]
@@ -94,33 +109,42 @@ def test_each_submit_is_answered_by_the_next_cassette_in_order(
 
 
 def test_a_single_name_replays_as_before(pytester: pytest.Pytester) -> None:
+    name = for_sdk("success", "vertex_success")
     pytester.makepyfile(
-        """
+        f"""
         import pytest
 
-        @pytest.mark.veo3_cassette("success")
+        @pytest.mark.veo3_cassette({name!r})
         def test_one(recorded_veo3, veo3_cassette, veo3_cassette_name, tmp_path):
             from veo3_adapter import Veo3Orchestrator
-            [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({"intro": "a cat"})
-            assert veo3_cassette.path.name == "success.yaml"
-            assert veo3_cassette_name == "success"
+            [job] = Veo3Orchestrator(recorded_veo3, tmp_path).run({{"intro": "a cat"}})
+            assert veo3_cassette.path.name == "{name}.yaml"
+            assert veo3_cassette_name == {name!r}
             assert "composed_of" not in veo3_cassette.metadata
         """
     )
     pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(("success", "rai_filtered"), marks=needs_gemini_submit, id="gemini"),
+        pytest.param(("vertex_success", "vertex_rai_filtered"), id="vertex"),
+    ],
+)
 def test_the_composition_is_named_and_a_missing_request_names_it(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, names: tuple[str, str]
 ) -> None:
+    first, second = names
     pytester.makepyfile(
-        """
+        f"""
         import pytest
 
-        @pytest.mark.veo3_cassette("success", "rai_filtered")
+        @pytest.mark.veo3_cassette({first!r}, {second!r})
         def test_three_submits(recorded_veo3, veo3_cassette, veo3_cassette_name):
-            assert veo3_cassette_name == "success+rai_filtered"
-            assert veo3_cassette.metadata["composed_of"] == "success, rai_filtered"
+            assert veo3_cassette_name == "{first}+{second}"
+            assert veo3_cassette.metadata["composed_of"] == "{first}, {second}"
             recorded_veo3.submit_job("a", "one")
             recorded_veo3.submit_job("b", "two")
             recorded_veo3.submit_job("c", "three")
@@ -130,21 +154,23 @@ def test_the_composition_is_named_and_a_missing_request_names_it(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E * veo3: cassette */success+rai_filtered.yaml has no unplayed answer for POST *",
+            f"E * veo3: cassette */{first}+{second}.yaml has no unplayed answer for POST *",
             "E * every matching recorded request has been played already*",
         ]
     )
 
 
 def test_unplayed_requests_name_the_cassette_they_come_from(pytester: pytest.Pytester) -> None:
+    first = for_sdk("rai_filtered", "vertex_rai_filtered")
+    second = for_sdk("download_not_found", "vertex_success")
     pytester.makepyfile(
-        """
+        f"""
         import pytest
         from veo3_adapter import Veo3Orchestrator
 
-        @pytest.mark.veo3_cassette("rai_filtered", "download_not_found")
+        @pytest.mark.veo3_cassette({first!r}, {second!r})
         def test_one_of_two(recorded_veo3, tmp_path):
-            Veo3Orchestrator(recorded_veo3, tmp_path).run({"a": "one"})
+            Veo3Orchestrator(recorded_veo3, tmp_path).run({{"a": "one"}})
         """
     )
     result = pytester.runpytest_inprocess()
@@ -152,7 +178,7 @@ def test_unplayed_requests_name_the_cassette_they_come_from(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(
         [
             "veo3: * of the * requests recorded in * were never made *",
-            "  POST *:predictLongRunning (from download_not_found)",
+            f"  POST *:predictLongRunning (from {second})",
         ]
     )
 
@@ -160,64 +186,52 @@ def test_unplayed_requests_name_the_cassette_they_come_from(pytester: pytest.Pyt
 # -- your own cassettes --------------------------------------------------------------------
 
 
-def _record_two_jobs(path: Path, prompts: dict[str, str]) -> None:
-    """Record a two-job run (a success, then a safety-filtered job) as a cassette of one's
-    own, the way a user records a pipeline."""
-    key = "record-" + secrets.token_hex(16)
-    emulator = Emulator(api_key=key, sleep=lambda _s: None)
-    emulator.queue(Scenario.named("success"), Scenario.named("rai_filtered"))
-    with (
-        open_cassette(
-            path,
-            mode=RecordMode.ALL,
-            secrets=(key,),
-            source="veo3 emulator",
-            base_url=emulator.api_base,
-            inner=httpx.MockTransport(as_received(emulator.transport())),
-        ) as cassette,
-        httpx.Client(transport=cassette.transport, follow_redirects=False) as client,
-        tempfile.TemporaryDirectory() as out,
-    ):
-        adapter = gemini_adapter(
-            key,
-            base_url=emulator.api_base,
-            http_client=client,
-            profile=LOCAL_PROFILE,
-            sleep=lambda _s: None,
-        )
-        Veo3Orchestrator(adapter, Path(out), poll_interval=0, sleep=lambda _s: None).run(prompts)
-
-
 _TWO = {"first": "a red kite over a beach", "second": "a lighthouse at dusk"}
+_THIRD = {
+    "gemini": ("download_not_found", ("failed", "download_failed")),
+    "vertex": ("vertex_permission_denied", ("failed", "submit_failed")),
+}
+"""A built-in to answer the third submit after a two-job cassette of one's own."""
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_recorded_multi_job_cassette_still_replays_alone_and_in_a_composition(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, backend: str
 ) -> None:
     directory = pytester.path / "tests" / "cassettes"
-    _record_two_jobs(directory / "two_jobs.yaml", _TWO)
+    # A two-job run (a success, then a safety-filtered job) recorded as a user records one.
+    scenarios = [Scenario.named("success"), Scenario.named("rai_filtered")]
+    record_own(directory / "two_jobs.yaml", backend, scenarios, _TWO)
     _pipeline(pytester, ("two_jobs",), _TWO, [("downloaded", ""), ("failed", "rai_filtered")])
     pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
     # In a composition, its two jobs answer the first two submits, the built-in the third.
+    third, ends = _THIRD[backend]
     _pipeline(
         pytester,
-        ("two_jobs", "download_not_found"),
+        ("two_jobs", third),
         {**_TWO, "third": "anything"},
-        [("downloaded", ""), ("failed", "rai_filtered"), ("failed", "download_failed")],
+        [("downloaded", ""), ("failed", "rai_filtered"), ends],
     )
     pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(
+    ("success", "filtered"),
+    [
+        pytest.param("success", "rai_filtered", marks=needs_gemini_submit, id="gemini"),
+        pytest.param("vertex_success", "vertex_rai_filtered", id="vertex"),
+    ],
+)
 def test_own_cassettes_still_match_their_prompt_and_resolve_their_body_files(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, success: str, filtered: str
 ) -> None:
     directory = pytester.path / "tests" / "cassettes"
-    copy_builtin("success", directory, as_name="mine")  # with its bodies/ folder
-    recorded = SCENARIO_CASSETTES["success"].prompt
+    copy_builtin(success, directory, as_name="mine")  # with its bodies/ folder
+    recorded = prompt(success)
     _pipeline(
         pytester,
-        ("mine", "rai_filtered", "mine"),
+        ("mine", filtered, "mine"),
         {"a": recorded, "b": "any prompt", "c": recorded},
         [("downloaded", ""), ("failed", "rai_filtered"), ("downloaded", "")],
     )
@@ -227,7 +241,7 @@ def test_own_cassettes_still_match_their_prompt_and_resolve_their_body_files(
     # the built-in after it (which answers any prompt) does not answer it instead.
     _pipeline(
         pytester,
-        ("mine", "rai_filtered"),
+        ("mine", filtered),
         {"a": "not what was recorded", "b": "any prompt"},
         [("failed", "internal_error"), ("failed", "internal_error")],
         played=False,
@@ -237,7 +251,7 @@ def test_own_cassettes_still_match_their_prompt_and_resolve_their_body_files(
     result.stdout.fnmatch_lines(
         [
             "veo3: the code under test caught a request the cassette could not answer:",
-            "veo3: cassette */mine+rai_filtered.yaml has no unplayed answer for POST *",
+            f"veo3: cassette */mine+{filtered}.yaml has no unplayed answer for POST *",
             "  closest recorded request: POST *:predictLongRunning",
             "    differs in body: instances[0].prompt: asked 'not what was recorded', "
             f"recorded '{recorded}'",

@@ -7,7 +7,10 @@ import re
 import textwrap
 
 import pytest
+from _kit.plugin import BACKEND, BACKEND_PARAMS
+from _kit.sdk import needs_gemini_submit
 
+from veo3_adapter import _sdk
 from veo3_adapter.emulator import SCENARIO_NAMES
 
 _HEADER = """
@@ -17,7 +20,7 @@ import time
 
 import httpx
 import pytest
-from veo3_adapter import ErrorCode, JobStatus
+from veo3_adapter import ErrorCode, JobStatus, Veo3Job
 from veo3_adapter.emulator import Scenario
 from veo3_adapter.mp4 import is_mp4_file
 """
@@ -30,13 +33,14 @@ def _make_tests(pytester: pytest.Pytester, source: str) -> None:
 # -- scripting -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_pipeline_gets_the_outcomes_scripted_in_order_and_by_prompt(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, backend: str
 ) -> None:
     _make_tests(
         pytester,
-        """
-        @pytest.mark.parametrize("veo3_emulator_backend", ["gemini", "vertex"])
+        f"""
+        @pytest.mark.parametrize("veo3_emulator_backend", [{backend!r}])
         def test_pipeline(veo3_emulator, veo3_emulator_backend, tmp_path):
             assert veo3_emulator.backend == veo3_emulator_backend
             veo3_emulator.script("success", "download_not_found", Scenario.named("success"))
@@ -44,53 +48,82 @@ def test_a_pipeline_gets_the_outcomes_scripted_in_order_and_by_prompt(
             veo3_emulator.script_prompt(lambda p: p.endswith("storm"), "operation_error")
             veo3_emulator.script_default("cross_origin_redirect")
             orchestrator = veo3_emulator.orchestrator(tmp_path)
-            jobs = orchestrator.run({
+            jobs = orchestrator.run({{
                 "one": "a cat",
                 "two": "a paper boat",
                 "three": "a dog",
                 "four": "a storm",
                 "five": "a bird",
                 "six": "a fox",
-            })
-            got = {j.variant: (j.status, j.error_message) for j in jobs}
-            assert got == {
+            }})
+            got = {{j.variant: (j.status, j.error_message) for j in jobs}}
+            assert got == {{
                 "one": (JobStatus.DOWNLOADED, ""),
                 "two": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
                 "three": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
                 "four": (JobStatus.FAILED, ErrorCode.GENERATION_FAILED.value),
                 "five": (JobStatus.DOWNLOADED, ""),
                 "six": (JobStatus.DOWNLOADED, ""),  # the default, once the script is used up
-            }
+            }}
             assert is_mp4_file(orchestrator.clip_path("six"))
             ops = veo3_emulator.emulator.operations.values()
             assert sorted(op.prompt for op in ops if op.scenario.cross_origin) == ["a fox"]
         """,
     )
-    pytester.runpytest_inprocess().assert_outcomes(passed=2)
+    pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize(
+    ("backend", "adapter"),
+    [
+        pytest.param("gemini", "GeminiVeo3Adapter", marks=needs_gemini_submit),
+        ("vertex", "VertexVeo3Adapter"),
+    ],
+)
 def test_the_adapter_is_the_real_one_and_nothing_sleeps_for_real(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, backend: str, adapter: str
 ) -> None:
     _make_tests(
         pytester,
-        """
-        from veo3_adapter import GeminiVeo3Adapter
+        f"""
+        from veo3_adapter import {adapter}
 
         def test_pipeline(veo3_emulator, tmp_path, monkeypatch):
             def no_real_sleep(seconds):
-                raise AssertionError(f"slept {seconds} s for real")
+                raise AssertionError(f"slept {{seconds}} s for real")
 
             monkeypatch.setattr(time, "sleep", no_real_sleep)
-            assert isinstance(veo3_emulator.adapter, GeminiVeo3Adapter)
+            assert isinstance(veo3_emulator.adapter, {adapter})
             veo3_emulator.script("rate_limited", "slow_download", "download_server_error")
             jobs = veo3_emulator.orchestrator(tmp_path, poll_interval=30).run(
-                {"one": "a cat", "two": "a dog", "three": "a bird"}
+                {{"one": "a cat", "two": "a dog", "three": "a bird"}}
             )
             assert [j.status for j in jobs] == [JobStatus.DOWNLOADED] * 3
         """,
     )
-    pytester.runpytest_inprocess().assert_outcomes(passed=1)
+    # The session's backend, from --veo3-backend (by default the installed SDK's).
+    pytester.runpytest_inprocess(f"--veo3-backend={backend}").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("installed", BACKEND), ("2.34.0", "gemini"), ("3.6.1", "vertex")],
+)
+def test_the_default_backend_is_the_one_the_installed_sdk_submits_to(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, version: str, expected: str
+) -> None:
+    if version != "installed":
+        monkeypatch.setattr(_sdk, "sdk_version", lambda: version)
+    _make_tests(
+        pytester,
+        """
+        def test_default(veo3_emulator, veo3_emulator_backend):
+            print("BACKEND", veo3_emulator_backend, veo3_emulator.backend)
+        """,
+    )
+    result = pytester.runpytest_inprocess("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*BACKEND {expected} {expected}"])
 
 
 @pytest.mark.parametrize(
@@ -150,22 +183,26 @@ def test_an_unknown_backend_is_a_usage_error(pytester: pytest.Pytester) -> None:
 # -- what it received ------------------------------------------------------------------------
 
 
-def test_requests_are_readable_with_credentials_redacted(pytester: pytest.Pytester) -> None:
+_SEEN = {"gemini": ("x-goog-api-key", "GET"), "vertex": ("authorization", "POST")}
+"""Each backend's credential header and poll method."""
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_requests_are_readable_with_credentials_redacted(
+    pytester: pytest.Pytester, backend: str
+) -> None:
     _make_tests(
         pytester,
-        """
+        f"""
         from pathlib import Path
 
         @pytest.mark.parametrize(
             ("veo3_emulator_backend", "credential_header", "poll"),
-            [
-                ("gemini", "x-goog-api-key", "GET"),
-                ("vertex", "authorization", "POST"),
-            ],
+            [({backend!r}, *{_SEEN[backend]!r})],
         )
         def test_pipeline(veo3_emulator, credential_header, poll, tmp_path):
             secret = (veo3_emulator.token or veo3_emulator.api_key).reveal()
-            veo3_emulator.orchestrator(tmp_path).run({"intro": "a paper boat"})
+            veo3_emulator.orchestrator(tmp_path).run({{"intro": "a paper boat"}})
             requests = veo3_emulator.requests
             submit, status = requests[0], requests[1]
             assert submit.method == "POST"
@@ -182,13 +219,14 @@ def test_requests_are_readable_with_credentials_redacted(pytester: pytest.Pytest
             assert secret not in repr(veo3_emulator)
         """,
     )
-    pytester.runpytest_inprocess().assert_outcomes(passed=2)
+    pytester.runpytest_inprocess().assert_outcomes(passed=1)
 
 
 # -- the teardown leak check -----------------------------------------------------------------
 
 _LEAKS = {
     "raw-request": """
+        @pytest.mark.parametrize("veo3_emulator_backend", ["gemini"])
         def test_pipeline(veo3_emulator):
             Path("secret.txt").write_text(veo3_emulator.api_key.reveal())
             second = veo3_emulator.emulator.download_base
@@ -196,18 +234,29 @@ _LEAKS = {
             veo3_emulator.http.get(f"{second}/files/abc", headers=headers)
         """,
     "hand-rolled-download": """
+        @pytest.mark.parametrize("veo3_emulator_backend", ["gemini"])
         def test_pipeline(veo3_emulator, tmp_path):
-            Path("secret.txt").write_text(veo3_emulator.api_key.reveal())
+            key = veo3_emulator.api_key.reveal()
+            Path("secret.txt").write_text(key)
             veo3_emulator.script("cross_origin_redirect")
-            veo3_emulator.orchestrator(tmp_path).run({"intro": "a cat"})
+            api = veo3_emulator.emulator.api_base
+            # A job submitted over the wire (google-genai 3.x submits only to Vertex AI).
+            veo3_emulator.http.post(
+                f"{api}/v1beta/models/veo-3.1-generate-001:predictLongRunning",
+                json={"instances": [{"prompt": "a cat"}]},
+                headers={"x-goog-api-key": key},
+            ).raise_for_status()
             [op] = veo3_emulator.emulator.operations.values()
-            uri = f"{veo3_emulator.emulator.api_base}/v1beta/files/{op.file_id}:download"
+            veo3_emulator.adapter.poll_job(
+                Veo3Job("intro", "a cat", status=JobStatus.SUBMITTED, operation_name=op.name)
+            )
+            uri = f"{api}/v1beta/files/{op.file_id}:download"
             # A download of its own that follows redirects, key and all.
             with httpx.Client(transport=veo3_emulator.transport, follow_redirects=True) as http:
-                http.get(uri, params={"alt": "media"},
-                         headers={"x-goog-api-key": veo3_emulator.api_key.reveal()})
+                http.get(uri, params={"alt": "media"}, headers={"x-goog-api-key": key})
         """,
     "unserved-host": """
+        @pytest.mark.parametrize("veo3_emulator_backend", ["gemini"])
         def test_pipeline(veo3_emulator):
             Path("secret.txt").write_text(veo3_emulator.api_key.reveal())
             with pytest.raises(httpx.ConnectError):
@@ -267,8 +316,9 @@ def test_a_credential_sent_beyond_the_api_origin_fails_the_test_at_teardown(
     assert secret not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_pipeline_that_keeps_its_key_home_passes_every_scenario(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, backend: str
 ) -> None:
     """The real adapter on every emulator scenario (cross-origin redirect included): no leak.
 
@@ -278,7 +328,7 @@ def test_a_pipeline_that_keeps_its_key_home_passes_every_scenario(
     _make_tests(
         pytester,
         f"""
-        @pytest.mark.parametrize("veo3_emulator_backend", ["gemini", "vertex"])
+        @pytest.mark.parametrize("veo3_emulator_backend", [{backend!r}])
         def test_pipeline(veo3_emulator, tmp_path):
             names = {names!r}
             for name in names:
@@ -291,7 +341,7 @@ def test_a_pipeline_that_keeps_its_key_home_passes_every_scenario(
         """,
     )
     result = pytester.runpytest_inprocess()
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
 
 
 # -- documentation ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from _kit.plugin import copy_builtin
+from _kit.plugin import copy_builtin, for_sdk, outcome_of, prompt
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES
 from veo3_adapter import FakeOutcomeKind
@@ -32,8 +32,8 @@ def test_markers_are_listed_with_their_signatures(pytester: pytest.Pytester) -> 
 _FIXTURE_DOCS = {
     "fake_veo3": "A fresh in-memory FakeVeo3Adapter, scripted by the veo3_fake marker; "
     "waits are virtual.",
-    "recorded_veo3": "A real GeminiVeo3Adapter whose HTTP traffic is replayed (or recorded) "
-    "by vcrpy.",
+    "recorded_veo3": "The real adapter (GeminiVeo3Adapter or VertexVeo3Adapter) on "
+    "vcrpy-replayed HTTP.",
     "veo3_cassette": "The open cassette behind recorded_veo3 (play counts, provenance, path).",
     "veo3_cassette_dir": "Directory of your veo3 cassettes (override to change it per module).",
     "veo3_record_mode": "The record mode for this test: none, once, new_episodes or all.",
@@ -190,15 +190,18 @@ def {name}(recorded_veo3, veo3_cassette, tmp_path):
 def test_a_marker_name_is_looked_up_in_the_users_directory_before_the_built_ins(
     pytester: pytest.Pytester,
 ) -> None:
-    # A user cassette called "success" that holds a safety-filtered job: it must win.
-    own = copy_builtin("rai_filtered", pytester.path / "tests" / "cassettes", as_name="success")
+    # A user cassette named after the built-in success that holds a safety-filtered job:
+    # it must win.
+    filtered = for_sdk("rai_filtered", "vertex_rai_filtered")
+    success = for_sdk("success", "vertex_success")
+    own = copy_builtin(filtered, pytester.path / "tests" / "cassettes", as_name=success)
     pytester.makepyfile(
         _RUN_ONE.format(
-            decorator='@pytest.mark.veo3_cassette("success")',
+            decorator=f"@pytest.mark.veo3_cassette({success!r})",
             name="test_marked",
             expected=("failed", "rai_filtered"),
             # A cassette of your own is matched on the submit's body too: ask what it holds.
-            prompt=SCENARIO_CASSETTES["rai_filtered"].prompt,
+            prompt=prompt(filtered),
         )
     )
     result = pytester.runpytest_inprocess("-s")
@@ -207,31 +210,28 @@ def test_a_marker_name_is_looked_up_in_the_users_directory_before_the_built_ins(
 
 
 def test_a_marker_name_falls_back_to_the_built_in_scenario(pytester: pytest.Pytester) -> None:
+    name = for_sdk("operation_error", "vertex_rai_filtered")
     pytester.makepyfile(
         _RUN_ONE.format(
-            decorator='@pytest.mark.veo3_cassette("operation_error")',
+            decorator=f"@pytest.mark.veo3_cassette({name!r})",
             name="test_marked",
-            expected=("failed", "generation_failed"),
+            expected=outcome_of(name),
             prompt="a paper boat",  # a built-in scenario answers any prompt
         )
     )
     result = pytester.runpytest_inprocess("-s")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*CASSETTE */operation_error.yaml"])
+    result.stdout.fnmatch_lines([f"*CASSETTE */{name}.yaml"])
 
 
 def test_without_a_marker_the_cassette_is_named_after_the_module_and_the_test(
     pytester: pytest.Pytester,
 ) -> None:
-    own = copy_builtin(
-        "download_forbidden", pytester.path / "my-cassettes" / "test_clip", "test_unmarked"
-    )
+    name = for_sdk("download_forbidden", "vertex_permission_denied")
+    own = copy_builtin(name, pytester.path / "my-cassettes" / "test_clip", "test_unmarked")
     pytester.makepyfile(
         test_clip=_RUN_ONE.format(
-            decorator="",
-            name="test_unmarked",
-            expected=("failed", "download_failed"),
-            prompt=SCENARIO_CASSETTES["download_forbidden"].prompt,
+            decorator="", name="test_unmarked", expected=outcome_of(name), prompt=prompt(name)
         )
     )
     result = pytester.runpytest_inprocess("-s", "--veo3-cassette-dir=my-cassettes")
@@ -242,7 +242,8 @@ def test_without_a_marker_the_cassette_is_named_after_the_module_and_the_test(
 def test_cassette_name_and_directory_fixtures_are_override_points(
     pytester: pytest.Pytester,
 ) -> None:
-    copy_builtin("rate_limited", pytester.path / "elsewhere", "shared")
+    name = for_sdk("rate_limited", "vertex_inline")
+    copy_builtin(name, pytester.path / "elsewhere", "shared")
     pytester.makeconftest(
         """
         import pytest
@@ -261,7 +262,7 @@ def test_cassette_name_and_directory_fixtures_are_override_points(
             decorator="",
             name="test_overridden",
             expected=("downloaded", ""),
-            prompt=SCENARIO_CASSETTES["rate_limited"].prompt,
+            prompt=prompt(name),
         )
     )
     result = pytester.runpytest_inprocess("-s")

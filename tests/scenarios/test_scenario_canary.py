@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 from _kit.keys import make_api_key
+from _kit.sdk import needs_gemini_submit
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
 from veo3_adapter import cli
 from veo3_adapter.audit import audit_paths
+
+# Recording the Gemini API scenarios submits to the Gemini API (the Vertex AI ones have a
+# canary module of their own).
+pytestmark = needs_gemini_submit
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
+from _kit.sdk import needs_gemini_submit
 
 from pytest_veo3 import RecordedVeo3, VeoCassette
-from pytest_veo3.scenarios import SCENARIO_CASSETTES, ScenarioCassette
-from veo3_adapter import JobStatus, Veo3Orchestrator, read_jobs_json
+from pytest_veo3.scenarios import SCENARIO_CASSETTES, ScenarioCassette, record_scenarios
+from pytest_veo3.scenarios import main as scenarios_main
+from veo3_adapter import JobStatus, Veo3Orchestrator, _sdk, read_jobs_json
 from veo3_adapter.emulator import DEFAULT_RAI_REASON
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
@@ -37,7 +39,8 @@ def test_every_failed_scenario_has_an_expected_detail() -> None:
 @pytest.mark.parametrize(
     "spec",
     [
-        pytest.param(spec, marks=pytest.mark.veo3_cassette(name), id=name)
+        # Each starts with a Gemini API submit, which google-genai 3.x does not send.
+        pytest.param(spec, marks=[pytest.mark.veo3_cassette(name), needs_gemini_submit], id=name)
         for name, spec in GEMINI_CASSETTES.items()
     ],
 )
@@ -79,3 +82,21 @@ def test_scenario_cassette_end_to_end(
     # The run made exactly the recorded requests: no more (that would fail), and no fewer.
     assert veo3_cassette.all_played
     assert veo3_cassette.play_count == len(veo3_cassette.cassette)
+
+
+def test_the_recorder_refuses_gemini_scenarios_google_genai_3_cannot_submit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_sdk, "sdk_version", lambda: "3.6.1")
+    says = (
+        "recording success, rai_filtered submits to the Gemini API, which google-genai 3.6.1 "
+        "does not do: record them with google-genai<3, or name only Vertex AI scenarios "
+        "(vertex_success, vertex_inline, vertex_rai_filtered, vertex_permission_denied)"
+    )
+    with pytest.raises(RuntimeError) as refused:
+        record_scenarios(tmp_path, names=["success", "vertex_inline", "rai_filtered"])
+    assert str(refused.value) == says
+    # The command says it and exits 1, having written nothing.
+    assert scenarios_main([str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("python -m pytest_veo3.scenarios: error: recording")
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,6 @@
 """``recorded_veo3`` on a Vertex AI cassette of one's own, through ``pytester``: the fixture
-builds the Vertex adapter from the metadata, a submit must ask for what was recorded, and a
-record mode that would need real Google Cloud credentials is refused."""
+builds the Vertex adapter from the metadata, a submit must ask for what was recorded, and
+recording the Gemini API into it (or over it) is refused."""
 
 from __future__ import annotations
 
@@ -54,20 +54,27 @@ def test_an_own_vertex_cassette_replays_and_matches_the_submit(pytester: pytest.
 @pytest.mark.parametrize(
     ("mode", "says"),
     [
-        ("all", "was recorded from vertex; recording gemini over it would lose that recording"),
-        ("new_episodes", "was recorded from vertex; recorded_veo3 records the Gemini API only"),
+        ("all", "recording gemini over it would lose that recording"),
+        ("new_episodes", "recording gemini into it would mix two backends in one cassette"),
     ],
 )
-def test_recording_over_a_vertex_cassette_is_refused(
+def test_recording_the_gemini_api_over_a_vertex_cassette_is_refused(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, says: str
 ) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", "record-" + "x" * 32)
     cassette = copy_builtin("vertex_success", pytester.path / "tests" / "cassettes", "renders")
     before = cassette.read_bytes()
     pytester.makepyfile(test_renders=_PIPELINE)
-    result = pytester.runpytest_inprocess(f"--veo3-record-mode={mode}", "-k", "test_pipeline")
+    result = pytester.runpytest_inprocess(
+        f"--veo3-record-mode={mode}", "--veo3-backend=gemini", "-k", "test_pipeline"
+    )
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*renders.yaml {says}*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"*renders.yaml was recorded from vertex; {says}: record it with "
+            "--veo3-backend=vertex, replay it, or delete it first*"
+        ]
+    )
     assert cassette.read_bytes() == before
 
 
