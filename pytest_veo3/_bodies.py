@@ -2,9 +2,13 @@
 
 A body above a size threshold (or not UTF-8 text) is written to
 ``bodies/sha256-<hex>.<ext>`` beside the cassette (content-addressed, so identical bodies are
-stored once) and the YAML keeps only a reference. Replay streams the file back
-(:class:`BodyFileTransport`) instead of holding it in memory. Optionally, a recorded MP4 is
-replaced by a small valid one (:func:`shrink_video`).
+stored once) and the YAML keeps only a reference. That holds for responses (a video, an
+operation answer with the video inline) and for requests (a submit with inline images is
+megabytes of base64). Replay streams a response's file back (:class:`BodyFileTransport`)
+instead of holding it in memory; a request's is read back when the cassette is loaded
+(:meth:`BodyStore.internalize_request`), so a replayed submit is compared with what was
+sent, by content. Optionally, a recorded MP4 is replaced by a small valid one
+(:func:`shrink_video`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,22 @@ class BodyStore:
             response["body"]["string"] = BODY_REF_PREFIX + ref.encode()
         return response
 
+    def externalize_request(self, request: Any) -> Any:
+        """Move a large or binary body out of a vcrpy request, leaving a reference."""
+        body = request.body
+        if isinstance(body, bytes) and (len(body) > self.threshold or not _is_text(body)):
+            ref = self.put(body, _request_header(request, "content-type"))
+            request.body = BODY_REF_PREFIX + ref.encode()
+        return request
+
+    def internalize_request(self, request: Any) -> Any:
+        """Put the body a loaded vcrpy request references back in it (refused, naming the
+        file, when the reference or the file is wrong)."""
+        body = request.body
+        if isinstance(body, bytes) and body.startswith(BODY_REF_PREFIX):
+            request.body = self.resolve(body).read_bytes()
+        return request
+
     def resolve(self, reference: bytes) -> Path:
         """The file a body reference names; refuses anything outside the bodies directory."""
         name = reference[len(BODY_REF_PREFIX) :].decode("ascii", "replace").strip()
@@ -88,6 +108,13 @@ def _header(response: Mapping[str, Any], name: str) -> str:
     for key, values in response.get("headers", {}).items():
         if key.lower() == name and values:
             return str(values[0])
+    return ""
+
+
+def _request_header(request: Any, name: str) -> str:
+    for key, value in (getattr(request, "headers", None) or {}).items():
+        if str(key).lower() == name:
+            return str(value[0] if isinstance(value, list | tuple) and value else value)
     return ""
 
 

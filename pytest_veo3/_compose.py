@@ -8,10 +8,11 @@ Storage output folders rewritten with a per-position tag (consistently in every 
 and body of that part), so the same cassette may appear more than once without two jobs
 sharing an id. The body files the parts reference are copied beside it.
 
-A built-in scenario answers any prompt, your own cassette the prompt it recorded: each
-request of a built-in part carries :data:`~._replay.ANY_PROMPT_HEADER`, which the body
-matcher reads. Parts recorded from different backends, or against different base URLs, cannot
-be replayed by one adapter and are refused (:class:`CompositionError`).
+A built-in scenario answers any prompt (a request of its shape), your own cassette the
+prompt and inputs it recorded: each request of a built-in part carries
+:data:`~._match.ANY_PROMPT_HEADER`, which the body matcher reads. Parts recorded from
+different backends, or against different base URLs, cannot be replayed by one adapter and
+are refused (:class:`CompositionError`).
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def _rewritten(
 ) -> dict[str, Any]:
     """A copy of ``interaction`` with its ids renamed everywhere they appear, a submit
     marked with its part's ``label``, and every request of a built-in part with
-    :data:`~._replay.ANY_PROMPT_HEADER`."""
+    :data:`~._match.ANY_PROMPT_HEADER`."""
     rewrite = _rewriter(renamed)
     request = dict(interaction.get("request", {}))
     response = dict(interaction.get("response", {}))
@@ -261,17 +262,20 @@ def keep_submit_order(cassette: VeoCassette) -> None:
 
 
 def _copy_body(interaction: Mapping[str, Any], part: Part, store: BodyStore) -> None:
-    """Copy the body file the interaction's response references beside the composition."""
-    body = ((interaction.get("response") or {}).get("body") or {}).get("string")
-    reference = body.encode() if isinstance(body, str) else body
-    if not isinstance(reference, bytes) or not reference.startswith(BODY_REF_PREFIX):
-        return
-    # Resolved as replay would: refused outside the part's bodies folder, named if missing.
-    source = BodyStore(part.path.parent / BODIES_DIRNAME).resolve(reference)
-    target = store.directory / source.name
-    if not target.is_file():
-        store.directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+    """Copy the body files the interaction's request (a submit with inline images) and
+    response reference beside the composition."""
+    request = (interaction.get("request") or {}).get("body")
+    response = ((interaction.get("response") or {}).get("body") or {}).get("string")
+    for body in (request, response):
+        reference = body.encode() if isinstance(body, str) else body
+        if not isinstance(reference, bytes) or not reference.startswith(BODY_REF_PREFIX):
+            continue
+        # Resolved as replay would: refused outside the part's bodies folder, named if missing.
+        source = BodyStore(part.path.parent / BODIES_DIRNAME).resolve(reference)
+        target = store.directory / source.name
+        if not target.is_file():
+            store.directory.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
 
 
 # -- by name -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import httpx
 
-    from veo3_adapter import Veo3Job
+    from veo3_adapter import GenerationOptions, Veo3Job, VideoInputs
     from veo3_adapter.emulator import Emulator, Scenario
 
     from .cassette import VeoCassette
@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 __all__ = [
     "VERTEX_LOCATION",
     "VERTEX_OUTPUT_PREFIX",
+    "JobRequest",
     "VertexRecording",
     "as_received",
+    "first_frame_png",
     "record_gemini",
     "record_gemini_run",
     "reveals_nothing",
@@ -72,18 +74,70 @@ def _open(
     )
 
 
-def _run(adapter: Any, output: Path, prompts: Mapping[str, str]) -> list[Veo3Job]:
+@dataclass(frozen=True)
+class JobRequest:
+    """What the recorded run asks besides its prompts: options and inputs per variant."""
+
+    options: Mapping[str, GenerationOptions] | None = None
+    inputs: Mapping[str, VideoInputs] | None = None
+
+    @classmethod
+    def of(cls, spec: ScenarioCassette, output: Path) -> JobRequest:
+        """The scenario's: its first frame written under ``output``, its number of videos."""
+        from veo3_adapter import GenerationOptions, VideoInputs
+
+        options = None
+        if spec.number_of_videos != 1:
+            options = {spec.name: GenerationOptions(number_of_videos=spec.number_of_videos)}
+        inputs = None
+        if spec.image:
+            frame = output / "frames" / "first.png"
+            frame.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_bytes(first_frame_png())
+            inputs = {spec.name: VideoInputs(image=frame)}
+        return cls(options, inputs)
+
+
+def first_frame_png(rgb: tuple[int, int, int] = (58, 110, 165), size: int = 8) -> bytes:
+    """A ``size`` x ``size`` PNG of one colour: the first frame the built-in scenarios with
+    an image send (the same bytes on every recording)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = b"".join(b"\0" + bytes(rgb) * size for _ in range(size))  # filter 0 per row
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _run(
+    adapter: Any, output: Path, prompts: Mapping[str, str], request: JobRequest
+) -> list[Veo3Job]:
     from veo3_adapter import Veo3Orchestrator
 
     orchestrator = Veo3Orchestrator(adapter, output, poll_interval=0, sleep=lambda _s: None)
-    return orchestrator.run(prompts)
+    return orchestrator.run(prompts, options=request.options, inputs=request.inputs)
 
 
 def record_gemini(
     spec: ScenarioCassette, path: Path, key: str, output: Path, threshold: int | None
 ) -> Veo3Job:
     [job] = record_gemini_run(
-        path, key, output, [_emulator_scenario(spec)], {spec.name: spec.prompt}, threshold
+        path,
+        key,
+        output,
+        [_emulator_scenario(spec)],
+        {spec.name: spec.prompt},
+        threshold,
+        request=JobRequest.of(spec, output),
     )
     return job
 
@@ -95,9 +149,12 @@ def record_gemini_run(
     scenarios: Sequence[Scenario],
     prompts: Mapping[str, str],
     threshold: int | None = None,
+    *,
+    request: JobRequest | None = None,
 ) -> list[Veo3Job]:
-    """Record the orchestrator running ``prompts`` on the Gemini API of the emulator, whose
-    submits get ``scenarios`` in order, into the cassette ``path``; the jobs it ended with."""
+    """Record the orchestrator running ``prompts`` (with ``request``'s options and inputs)
+    on the Gemini API of the emulator, whose submits get ``scenarios`` in order, into the
+    cassette ``path``; the jobs it ended with."""
     import httpx
 
     from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
@@ -117,7 +174,7 @@ def record_gemini_run(
                 profile=LOCAL_PROFILE,
                 sleep=lambda _s: None,
             )
-            jobs = _run(adapter, output, prompts)
+            jobs = _run(adapter, output, prompts, request or JobRequest())
     if emulator.key_leaks:
         raise RuntimeError(f"recording {path.name}: the key reached the download origin")
     return jobs
@@ -145,6 +202,7 @@ class VertexRecording:
             {spec.name: spec.prompt},
             via_bucket=spec.via_bucket,
             threshold=threshold,
+            request=JobRequest.of(spec, output),
         )
         return job
 
@@ -158,9 +216,11 @@ class VertexRecording:
         *,
         via_bucket: bool = True,
         threshold: int | None = None,
+        request: JobRequest | None = None,
     ) -> list[Veo3Job]:
-        """Record the orchestrator running ``prompts`` on the emulator's Vertex AI routes
-        (videos left in the bucket, or inline), whose submits get ``scenarios`` in order."""
+        """Record the orchestrator running ``prompts`` (with ``request``'s options and
+        inputs) on the emulator's Vertex AI routes (videos left in the bucket, or inline),
+        whose submits get ``scenarios`` in order."""
         import httpx
 
         from veo3_adapter._placeholders import CloudNames
@@ -204,7 +264,7 @@ class VertexRecording:
                     profile=LOCAL_PROFILE,
                     sleep=lambda _s: None,
                 )
-                jobs = _run(adapter, output, prompts)
+                jobs = _run(adapter, output, prompts, request or JobRequest())
         if emulator.key_leaks:
             raise RuntimeError(f"recording {path.name}: a credential went where it does not belong")
         return jobs

@@ -188,7 +188,9 @@ def session_backend(settings: Settings, key: Callable[[], str]) -> CassetteBacke
 def gemini_submit_problem(cassette: VeoCassette, name: str) -> str:
     """Why the Gemini API cassette ``name`` cannot be replayed whole on the installed
     google-genai ("" when it can): 3.x does not submit to the Gemini API, so a recorded
-    submit is never asked for (its polls and downloads still replay)."""
+    submit is never asked for (its polls and downloads still replay). A built-in names its
+    Vertex AI twin (``vertex_<name>``) when there is one, anything else every Vertex AI
+    built-in."""
     from veo3_adapter import _sdk
 
     from ._compose import is_submit
@@ -198,7 +200,11 @@ def gemini_submit_problem(cassette: VeoCassette, name: str) -> str:
         return ""
     if not any(is_submit(r.method, r.uri) for r in cassette.cassette.requests):
         return ""
-    vertex = ", ".join(n for n, spec in SCENARIO_CASSETTES.items() if spec.backend == VERTEX)
+    twin = f"vertex_{name}"
+    if twin in SCENARIO_CASSETTES:  # a built-in recorded from the same scenario
+        vertex = f"its twin {twin}, another built-in vertex_* one"
+    else:
+        vertex = ", ".join(n for n, spec in SCENARIO_CASSETTES.items() if spec.backend == VERTEX)
     return (
         f"veo3: {name} is a Gemini API cassette and google-genai {_sdk.sdk_version()} cannot "
         "submit to the Gemini API, so its recorded submit can never be replayed: replay a "

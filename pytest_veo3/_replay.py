@@ -1,4 +1,4 @@
-"""Replay: how requests are matched, and what a miss says.
+"""Replay: what a miss says (how bodies are matched: :mod:`._match`).
 
 A request the cassette has no (unplayed) answer for raises :class:`CassetteMismatchError`
 naming the request (scrubbed), the cassette, the closest recorded request with the matchers
@@ -8,14 +8,13 @@ documented public attributes (``cassette``, ``reason``, ``similar_requests``).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ._match import ANY_PROMPT_HEADER, BODY_MATCHER, PART_HEADER, body, body_matcher
 from ._scrub import Scrubber
 
 __all__ = [
@@ -35,105 +34,8 @@ __all__ = [
 ]
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
-"""What every replayed request must share with a recorded one (headers may differ)."""
-BODY_MATCHER = "veo3_body"
-"""The name :func:`body` is registered under: your own cassettes also match the submit's
-body (prompt and options); a built-in scenario answers any prompt."""
-ANY_PROMPT_HEADER = "x-veo3-any-prompt"
-"""Set on a recorded request (never sent) that answers any prompt: a built-in scenario's, in a
-composed cassette. The body matcher then compares only the operation a request names."""
-PART_HEADER = "x-veo3-part"
-"""On a composed cassette's recorded submits, the cassette (``<position>:<name>``) they come
-from; on a replayed submit, the cassette whose turn it is. The body matcher wants both equal,
-so each submit is answered by the next cassette of the marker, in order."""
-
-
-def _parsed(raw: object) -> object:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
-    try:
-        return json.loads(str(text or "null"))
-    except ValueError:
-        return text
-
-
-def _differences(asked: object, recorded: object, where: str = "") -> list[str]:
-    """Where two JSON values differ, as ``path: asked X, recorded Y`` (at most three)."""
-    if isinstance(asked, dict) and isinstance(recorded, dict):
-        found: list[str] = []
-        for key in sorted(set(asked) | set(recorded), key=str):
-            inner = f"{where}.{key}" if where else str(key)
-            missing = "(none)"
-            found += _differences(asked.get(key, missing), recorded.get(key, missing), inner)
-        return found[:3]
-    if isinstance(asked, list) and isinstance(recorded, list) and len(asked) == len(recorded):
-        found = []
-        for index, (one, other) in enumerate(zip(asked, recorded, strict=True)):
-            found += _differences(one, other, f"{where}[{index}]")
-        return found[:3]
-    if asked == recorded:
-        return []
-    if isinstance(asked, str) and isinstance(recorded, str):
-        asked, recorded = _distinct_tails(asked, recorded)
-    return [f"{where or 'body'}: asked {_short(asked)}, recorded {_short(recorded)}"]
-
-
-def _distinct_tails(asked: str, recorded: str) -> tuple[str, str]:
-    """Two long paths that differ at the end (operation names) from their last shared
-    ``/`` on, so that what differs is shown rather than cut off."""
-    shared = len(os.path.commonprefix([asked, recorded]))
-    cut = asked.rfind("/", 0, shared) + 1
-    if max(len(asked), len(recorded)) <= _SHORT or cut < 20:
-        return asked, recorded
-    return "..." + asked[cut:], "..." + recorded[cut:]
-
-
-_SHORT = 60
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
-
-
-def body_matcher(*, any_prompt: bool = False) -> Callable[[Any, Any], None]:
-    """The vcrpy matcher registered as :data:`BODY_MATCHER`; ``any_prompt`` for a cassette
-    whose submits answer any prompt (a built-in scenario)."""
-
-    def body(r1: Any, r2: Any) -> None:
-        """vcrpy matcher: a submit (a POST) asks for what was recorded, the same prompt and
-        options (compared as JSON); other requests have no body to compare. A recorded
-        request answering any prompt (``any_prompt``, or marked :data:`ANY_PROMPT_HEADER`)
-        matches any prompt and options, but still only a poll of the operation it recorded
-        (a POST that names one)."""
-        if r1.method != "POST" or r2.method != "POST":
-            return
-        turn, part = _header(r1, PART_HEADER), _header(r2, PART_HEADER)
-        if turn is not None and part is not None and turn != part:
-            raise AssertionError(f"this submit is for cassette {turn}, this one is from {part}")
-        asked, recorded = _parsed(r1.body), _parsed(r2.body)
-        if any_prompt or _header(r2, ANY_PROMPT_HEADER) is not None:
-            asked, recorded = _operation(asked), _operation(recorded)
-        if asked != recorded:
-            raise AssertionError("; ".join(_differences(asked, recorded)))
-
-    return body
-
-
-body = body_matcher()
-"""The body matcher of a cassette of one's own (and of a composition)."""
-
-
-def _header(request: Any, name: str) -> str | None:
-    headers = getattr(request, "headers", None) or {}
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            return str(value[0] if isinstance(value, list | tuple) and value else value)
-    return None
-
-
-def _operation(value: object) -> object:
-    """The operation a request body names (a Vertex poll), if any."""
-    return {"operationName": value.get("operationName")} if isinstance(value, dict) else None
+"""What every replayed request must share with a recorded one (headers may differ); the
+body is compared by :data:`~._match.BODY_MATCHER`."""
 
 
 class CassetteMismatchError(AssertionError):
@@ -229,13 +131,17 @@ class ReplayTransport(httpx.BaseTransport):
             stored, _ok, failed = similar[0]
             lines.append(f"  closest recorded request: {stored.method} {stored.uri}")
             for matcher, message in failed:
-                lines.append(f"    differs in {matcher}: {' '.join(str(message).split())[:200]}")
+                lines.append(f"    differs in {matcher}: {' '.join(str(message).split())[:_SHOWN]}")
         elif cassette is not None and len(cassette) == 0:
             lines.append("  the cassette is empty or missing")
         hint = self._hint() if callable(self._hint) else self._hint
         if hint:
             lines.append(f"  to re-record: {hint}")
         return "\n".join(lines)
+
+
+_SHOWN = 400
+"""Characters of a matcher's message a miss shows (a submit's differences fit)."""
 
 
 def no_network() -> httpx.BaseTransport:

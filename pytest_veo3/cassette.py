@@ -6,12 +6,14 @@ together what the private modules add:
 - **Scrubbing before anything touches disk** (:mod:`._scrub`): credential headers dropped by
   name (request and response), credential query parameters and the key value replaced, the
   query of signed download URLs blanked.
-- **Body files** (:mod:`._bodies`): large or binary bodies stored content-addressed in
-  ``bodies/`` beside the cassette and streamed back on replay; optionally, recorded MP4s
-  shrunk to a small valid one.
+- **Body files** (:mod:`._bodies`): large or binary bodies, of responses and of requests (a
+  submit with inline images), stored content-addressed in ``bodies/`` beside the cassette
+  and read back on replay; optionally, recorded MP4s shrunk to a small valid one.
+- **Matching by content** (:mod:`._match`): a submit to your own cassette asks for the
+  prompt, options and input bytes it recorded; a built-in scenario's, for its shape.
 - **A useful miss** (:mod:`._replay`): ``CassetteMismatchError`` names the request, the
-  cassette, the closest recorded request (and, for a submit, the prompt or option that
-  differs) and how to re-record.
+  cassette, the closest recorded request (and, for a submit, the prompt, option or input
+  that differs: an image by its size and SHA-256) and how to re-record.
 - **Provenance** (here): cassette metadata says where and when it was recorded, with
   which SDK, and from which backend (:mod:`._backends`: the Gemini API, or Vertex AI with
   its location and the placeholders standing for the project and bucket), stored through
@@ -247,8 +249,10 @@ def open_cassette(
     ``inner`` is what vcrpy patches and records: a real ``httpx.HTTPTransport`` by default,
     or an ``httpx.MockTransport`` around an in-process server. ``secrets`` are best given as
     :class:`~veo3_adapter._secrets.Secret` (no ``repr`` shows them). With ``match_body``
-    (the default) a submit must ask for the prompt and options that were recorded; without
-    it any prompt is answered, but a poll still only of the operation it recorded.
+    (the default) a submit must ask for the prompt, options and inputs (by content) that
+    were recorded; without it (a built-in scenario) any prompt, options and image bytes are
+    answered, with the recorded kinds of input and number of videos, and a poll still only
+    of the operation it recorded.
     ``rerecord_hint`` (a command, or a function asked on a miss) says how to record it again.
     ``backend`` is what a recording records as its backend (the Gemini API by default);
     ``names`` the real project and bucket names the recording replaces with placeholders.
@@ -269,10 +273,15 @@ def open_cassette(
         options["before_record_response"] = (scrubber.response, shrink_video)
 
     def write_bodies(request: Any, response: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        return request, store.externalize(response)
+        return store.externalize_request(request), store.externalize(response)
 
-    # vcrpy runs each list of hooks in order: scrubbed first, then the bodies written.
+    def read_bodies(request: Any, response: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return store.internalize_request(request), response
+
+    # vcrpy runs each list of hooks in order: scrubbed first, then the bodies written. A
+    # request's body file is read back on load (matched by content); a response's, on replay.
     options["before_save_interaction"] = (options["before_save_interaction"], write_bodies)
+    options["after_load_interaction"] = read_bodies
     match_on = (*MATCH_ON, BODY_MATCHER)
     recorder = vcr.VCR(
         record_mode=mode.value,

@@ -46,7 +46,10 @@ class ScenarioCassette:
     ``backend`` is the service recorded (``gemini`` or ``vertex``). A Vertex AI cassette
     gets its video through a bucket (``via_bucket``: a ``gs://`` URI read from Cloud
     Storage) or inline. ``emulator_changes`` adjust the named emulator scenario;
-    ``body_threshold`` overrides the size above which bodies go to body files.
+    ``body_threshold`` overrides the size above which bodies go to body files. The submit
+    carries a first frame with ``image`` (a small PNG: ``_recorder.first_frame_png``) and
+    asks for ``number_of_videos``. Replay answers a request of the same shape: any prompt,
+    options and image bytes, but the same kinds of input and number of videos.
     """
 
     name: str
@@ -59,7 +62,13 @@ class ScenarioCassette:
     via_bucket: bool = False
     emulator_changes: tuple[tuple[str, Any], ...] = ()
     body_threshold: int | None = None
+    image: bool = False
+    number_of_videos: int = 1
 
+
+_FRAME_PROMPT = "The paper boat of the first frame sails off down the rainy street"
+_TAKES_PROMPT = "A paper boat drifting down a rainy street, two takes"
+_TAKES: tuple[tuple[str, Any], ...] = (("video_size", 4096),)
 
 SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
     {
@@ -114,9 +123,83 @@ SCENARIO_CASSETTES: Mapping[str, ScenarioCassette] = MappingProxyType(
                 via_bucket=True,
                 emulator_changes=(("submit_status", 403),),
             ),
+            # Vertex AI twins of the Gemini API's failures (google-genai 3.x submits only
+            # there): the same emulator scenarios, the video (when there is one) in the bucket.
+            ScenarioCassette(
+                "vertex_operation_error",
+                "operation_error",
+                0,
+                "failed",
+                "generation_failed",
+                backend=VERTEX,
+                via_bucket=True,
+            ),
+            ScenarioCassette(
+                "vertex_download_not_found",
+                "download_not_found",
+                0,
+                "failed",
+                "download_failed",
+                backend=VERTEX,
+                via_bucket=True,
+            ),
+            ScenarioCassette(
+                "vertex_download_forbidden",
+                "download_forbidden",
+                0,
+                "failed",
+                "download_failed",
+                backend=VERTEX,
+                via_bucket=True,
+            ),
+            ScenarioCassette(
+                "vertex_quota_exhausted_daily",
+                "quota_exhausted_daily",
+                0,
+                "failed",
+                "quota_exhausted",
+                backend=VERTEX,
+                via_bucket=True,
+            ),
+            # Inputs, on each backend: a first frame (image-to-video); two videos of one
+            # request, larger than the sample clip so that each is bytes of its own.
+            ScenarioCassette(
+                "image_to_video", "success", 0, "downloaded", prompt=_FRAME_PROMPT, image=True
+            ),
+            ScenarioCassette(
+                "two_samples",
+                "success",
+                0,
+                "downloaded",
+                prompt=_TAKES_PROMPT,
+                emulator_changes=_TAKES,
+                number_of_videos=2,
+            ),
+            ScenarioCassette(
+                "vertex_image_to_video",
+                "success",
+                0,
+                "downloaded",
+                prompt=_FRAME_PROMPT,
+                backend=VERTEX,
+                via_bucket=True,
+                image=True,
+            ),
+            ScenarioCassette(
+                "vertex_two_samples",
+                "success",
+                0,
+                "downloaded",
+                prompt=_TAKES_PROMPT,
+                backend=VERTEX,
+                via_bucket=True,
+                emulator_changes=_TAKES,
+                number_of_videos=2,
+            ),
         )
     }
 )
+"""Every built-in cassette by name; ``vertex_*`` are Vertex AI's, the others the Gemini API's."""
 
 
 def builtin_cassette(name: str) -> Path | None:

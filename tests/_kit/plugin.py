@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from _kit.sdk import GEMINI_SUBMITS, needs_gemini_submit
-from pytest_veo3._recorder import VertexRecording, record_gemini_run
+from pytest_veo3._recorder import JobRequest, VertexRecording, record_gemini_run
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, builtin_cassette
-from veo3_adapter import Veo3Job
+from veo3_adapter import GenerationOptions, Veo3Job, VideoInputs
 from veo3_adapter.emulator import Scenario
 
 ENV_VARIABLES = (
@@ -88,21 +88,26 @@ def record_own(
     backend: str,
     scenarios: Sequence[Scenario],
     prompts: Mapping[str, str],
+    *,
+    inputs: Mapping[str, VideoInputs] | None = None,
+    options: Mapping[str, GenerationOptions] | None = None,
 ) -> list[Veo3Job]:
     """Record a cassette of one's own from the in-process emulator, as a user records a
-    pipeline: the orchestrator runs ``prompts``, the submits get ``scenarios`` in order, on
-    the Gemini API or on Vertex AI (made-up token, project and bucket, videos in the bucket).
-    No google-genai submits to the emulator's Gemini API on 3.x: that needs 2.x."""
+    pipeline: the orchestrator runs ``prompts`` (with ``inputs`` and ``options``), the
+    submits get ``scenarios`` in order, on the Gemini API or on Vertex AI (made-up token,
+    project and bucket, videos in the bucket). No google-genai submits to the emulator's
+    Gemini API on 3.x: that needs 2.x."""
     key = "record-" + secrets.token_hex(16)
+    request = JobRequest(options, inputs)
     with tempfile.TemporaryDirectory() as out:
         if backend == "gemini":
-            return record_gemini_run(path, key, Path(out), scenarios, prompts)
+            return record_gemini_run(path, key, Path(out), scenarios, prompts, request=request)
         vertex = VertexRecording(
             "record-" + secrets.token_hex(16),
             "record-" + secrets.token_hex(5),
             "record-" + secrets.token_hex(5) + "-renders",
         )
-        return vertex.record_run(path, key, Path(out), scenarios, prompts)
+        return vertex.record_run(path, key, Path(out), scenarios, prompts, request=request)
 
 
 def copy_builtin(name: str, dest_dir: Path, as_name: str | None = None) -> Path:
@@ -112,7 +117,7 @@ def copy_builtin(name: str, dest_dir: Path, as_name: str | None = None) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{as_name or name}.yaml"
     shutil.copyfile(source, dest)
-    for ref in body_refs(dest):
+    for ref in body_refs(dest) + request_body_refs(dest):
         target = dest_dir / ref
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(source.parent / ref, target)
@@ -131,8 +136,18 @@ def response_bodies(path: Path) -> list[str]:
 
 
 def body_refs(path: Path) -> list[str]:
-    """The body files a cassette references (``bodies/sha256-....ext``), in order."""
+    """The body files a cassette's responses reference (``bodies/sha256-....ext``), in order."""
     return [b[len(BODY_REF) :] for b in response_bodies(path) if b.startswith(BODY_REF)]
+
+
+def request_bodies(path: Path) -> list[str]:
+    """The request body strings of a cassette, in recorded order."""
+    return [str(i["request"]["body"]) for i in load_cassette(path)["interactions"]]
+
+
+def request_body_refs(path: Path) -> list[str]:
+    """The body files a cassette's requests reference (a large submit's), in order."""
+    return [b[len(BODY_REF) :] for b in request_bodies(path) if b.startswith(BODY_REF)]
 
 
 def files_under(directory: Path) -> list[Path]:

@@ -9,7 +9,7 @@
   routes, playing the same scenario;
 - ``recorded``: the real adapter on ``recorded_veo3``, replaying the built-in cassette
   recorded from that scenario: the Gemini API's, or on google-genai 3.x (which submits only
-  to Vertex AI) its Vertex AI twin where there is one.
+  to Vertex AI) its Vertex AI twin (``vertex_<name>``, recorded from the same scenario).
 
 Each test names its setup once, with ``given(...)``: ``cassette_marks(name)`` for a built-in
 cassette (the emulator plays the scenario it was recorded from; the ``double`` fixture runs
@@ -70,7 +70,17 @@ NEVER = sys.maxsize
 _MAX_POLLS = 10
 _POLL_INTERVAL, _TIMEOUT = 10.0, 60.0
 _NO_CASSETTE = "no built-in cassette holds"
-VERTEX_TWINS = {"success": "vertex_success", "rai_filtered": "vertex_rai_filtered"}
+VERTEX_TWINS = {
+    name: f"vertex_{name}"
+    for name in (
+        "success",
+        "rai_filtered",
+        "operation_error",
+        "download_not_found",
+        "download_forbidden",
+        "quota_exhausted_daily",
+    )
+}
 """The built-in Vertex AI cassettes recorded from the same scenario as a Gemini API one."""
 
 

@@ -30,6 +30,7 @@ from _kit.plugin import (
     default_credentials,
     files_under,
     load_cassette,
+    request_body_refs,
     run_subprocess,
 )
 from _kit.sdk import needs_gemini_submit
@@ -341,11 +342,16 @@ def test_body_threshold_moves_json_bodies_to_files_and_identical_bodies_are_stor
         assert len(mp4_refs) == 2
         assert len(set(mp4_refs)) == 1
         assert is_mp4_file(directory / mp4_refs[0])
+    # Over 10 bytes, the requests' bodies (the submit, Vertex AI's polls) go to files too.
+    sent = request_body_refs(directory / "test_pipeline.yaml")
+    sent += request_body_refs(directory / "test_again.yaml")
+    assert sent
     assert sorted(
         p.relative_to(directory).as_posix() for p in files_under(directory / "bodies")
-    ) == (sorted(set(refs)))
+    ) == (sorted(set(refs + sent)))
     for cassette in ("test_pipeline.yaml", "test_again.yaml"):
         assert f"string: {BODY_REF}" in (directory / cassette).read_text()
+        assert f"body: {BODY_REF}" in (directory / cassette).read_text()
 
     recorder.offline()
     replayed = pytester.runpytest_inprocess()
