@@ -204,7 +204,12 @@ def veo3_emulator(veo3_emulator_backend: str) -> Iterator[EmulatorRig]:
 
     from veo3_adapter import clock
     from veo3_adapter._secrets import Secret
-    from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter, vertex_adapter
+    from veo3_adapter.compose import (
+        LOCAL_PROFILE,
+        gemini_adapter,
+        static_token_credentials,
+        vertex_adapter,
+    )
     from veo3_adapter.emulator import DEFAULT_API_BASE, Emulator
 
     key = Secret("emulator-key-" + secrets.token_hex(16))
@@ -226,12 +231,10 @@ def veo3_emulator(veo3_emulator_backend: str) -> Iterator[EmulatorRig]:
         adapter: GeminiVeo3Adapter | VertexVeo3Adapter
         with client:
             if token is not None:
-                from google.oauth2.credentials import Credentials
-
                 adapter = vertex_adapter(
                     project=VERTEX_PROJECT,
                     location=VERTEX_LOCATION,
-                    credentials=Credentials(token.reveal()),  # type: ignore[no-untyped-call]
+                    credentials=static_token_credentials(token.reveal()),
                     output_gcs_uri=VERTEX_BUCKET_URI,
                     base_url=emulator.api_base,
                     storage_base_url=emulator.api_base,

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import httpx
 
-    from veo3_adapter import GenerationOptions, Veo3Job, VideoInputs
+    from veo3_adapter import (
+        GeminiVeo3Adapter,
+        GenerationOptions,
+        Veo3Job,
+        VertexVeo3Adapter,
+        VideoInputs,
+    )
     from veo3_adapter.emulator import Emulator, Scenario
 
     from .cassette import VeoCassette
@@ -55,7 +61,7 @@ def _emulator(key: str, scenarios: Sequence[Scenario], **options: Any) -> Emulat
     submit after them)."""
     from veo3_adapter.emulator import Emulator
 
-    emulator = Emulator(api_key=key, default=scenarios[-1], sleep=lambda _s: None, **options)
+    emulator = Emulator(api_key=key, default=scenarios[-1], sleep=_no_wait, **options)
     emulator.queue(*scenarios)
     return emulator
 
@@ -119,12 +125,31 @@ def first_frame_png(rgb: tuple[int, int, int] = (58, 110, 165), size: int = 8) -
 
 
 def _run(
-    adapter: Any, output: Path, prompts: Mapping[str, str], request: JobRequest
+    cassette: VeoCassette,
+    build: Callable[[httpx.Client], Any],
+    output: Path,
+    prompts: Mapping[str, str],
+    request: JobRequest | None,
 ) -> list[Veo3Job]:
+    """The orchestrator running ``prompts`` with ``request``'s options and inputs on the
+    adapter ``build`` makes on a client of ``cassette``'s (waits skipped); its jobs."""
+    import httpx
+
     from veo3_adapter import Veo3Orchestrator
 
-    orchestrator = Veo3Orchestrator(adapter, output, poll_interval=0, sleep=lambda _s: None)
-    return orchestrator.run(prompts, options=request.options, inputs=request.inputs)
+    request = request or JobRequest()
+    with httpx.Client(transport=cassette.transport, follow_redirects=False) as client:
+        orchestrator = Veo3Orchestrator(build(client), output, poll_interval=0, sleep=_no_wait)
+        return orchestrator.run(prompts, options=request.options, inputs=request.inputs)
+
+
+def _no_wait(_seconds: float) -> None:
+    pass
+
+
+def _refuse_leaks(emulator: Emulator, path: Path, what: str) -> None:
+    if emulator.key_leaks:
+        raise RuntimeError(f"recording {path.name}: {what}")
 
 
 def record_gemini(
@@ -162,21 +187,21 @@ def record_gemini_run(
     emulator = _emulator(key, scenarios)
     # vcrpy records MockTransport traffic, so the in-process emulator is recorded as-is.
     inner = httpx.MockTransport(as_received(emulator.transport()))
+
+    def build(client: httpx.Client) -> GeminiVeo3Adapter:
+        return gemini_adapter(
+            key,
+            base_url=emulator.api_base,
+            http_client=client,
+            profile=LOCAL_PROFILE,
+            sleep=_no_wait,
+        )
+
     with _open(
         path, threshold, secrets=(key,), base_url=emulator.api_base, inner=inner
     ) as cassette:
-        client = httpx.Client(transport=cassette.transport, follow_redirects=False)
-        with client:
-            adapter = gemini_adapter(
-                key,
-                base_url=emulator.api_base,
-                http_client=client,
-                profile=LOCAL_PROFILE,
-                sleep=lambda _s: None,
-            )
-            jobs = _run(adapter, output, prompts, request or JobRequest())
-    if emulator.key_leaks:
-        raise RuntimeError(f"recording {path.name}: the key reached the download origin")
+        jobs = _run(cassette, build, output, prompts, request)
+    _refuse_leaks(emulator, path, "the key reached the download origin")
     return jobs
 
 
@@ -241,6 +266,21 @@ class VertexRecording:
         backend = CassetteBackend.vertex(
             location=VERTEX_LOCATION, prefix=prefix, storage_base_url=DEFAULT_STORAGE_BASE_URL
         )
+
+        def build(client: httpx.Client) -> VertexVeo3Adapter:
+            return vertex_adapter(
+                project=self.project,
+                location=VERTEX_LOCATION,
+                # A token that never expires: nothing to refresh while recording.
+                credentials=static_token_credentials(self.token),
+                output_gcs_uri=f"gs://{self.bucket}/{prefix}" if prefix else None,
+                base_url=api_base,
+                storage_base_url=DEFAULT_STORAGE_BASE_URL,
+                http_client=client,
+                profile=LOCAL_PROFILE,
+                sleep=_no_wait,
+            )
+
         with _open(
             path,
             threshold,
@@ -250,23 +290,8 @@ class VertexRecording:
             backend=backend,
             names=CloudNames(projects=(self.project,), buckets=(self.bucket,)),
         ) as cassette:
-            client = httpx.Client(transport=cassette.transport, follow_redirects=False)
-            with client:
-                adapter = vertex_adapter(
-                    project=self.project,
-                    location=VERTEX_LOCATION,
-                    # A token that never expires: nothing to refresh while recording.
-                    credentials=static_token_credentials(self.token),
-                    output_gcs_uri=f"gs://{self.bucket}/{prefix}" if prefix else None,
-                    base_url=api_base,
-                    storage_base_url=DEFAULT_STORAGE_BASE_URL,
-                    http_client=client,
-                    profile=LOCAL_PROFILE,
-                    sleep=lambda _s: None,
-                )
-                jobs = _run(adapter, output, prompts, request or JobRequest())
-        if emulator.key_leaks:
-            raise RuntimeError(f"recording {path.name}: a credential went where it does not belong")
+            jobs = _run(cassette, build, output, prompts, request)
+        _refuse_leaks(emulator, path, "a credential went where it does not belong")
         return jobs
 
 

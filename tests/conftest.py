@@ -1,4 +1,5 @@
-"""Shared fixtures: a run-time API key, a sleep recorder, Gemini wire bodies, respx + adapter.
+"""Shared fixtures: a run-time API key, a sleep recorder and a clock, Gemini wire bodies, respx
+and the adapter on it, an output directory.
 
 Nothing here waits for real time and nothing reaches the network: every HTTP request made
 through ``router`` is answered by respx, and an unmatched one fails the test.
@@ -8,17 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
+from _kit.adapters import AdapterFactory, adapter_factory, retries
 from _kit.clock import FakeClock, SleepRecorder
 from _kit.keys import make_api_key
 from _kit.sdk import WireSubmit, gemini_wire
-from _kit.wire import API_BASE, AdapterFactory, Wire
+from _kit.wire import API_BASE, Wire
 
-from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
+from veo3_adapter import GeminiVeo3Adapter
 from veo3_adapter.mp4 import sample_clip
 
 
@@ -40,6 +42,12 @@ def fake_clock() -> FakeClock:
 @pytest.fixture
 def wire() -> Wire:
     return Wire()
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An output directory for a run (not created)."""
+    return tmp_path / "out"
 
 
 @pytest.fixture
@@ -78,23 +86,13 @@ def make_adapter(
     api_key: str, noop_sleep: SleepRecorder, http_client: httpx.Client, router: respx.MockRouter
 ) -> Iterator[AdapterFactory]:
     """Build the real adapter on the real SDK and ``http_client``, waits recorded not slept."""
-    built: list[GeminiVeo3Adapter] = []
-
-    def factory(**overrides: Any) -> GeminiVeo3Adapter:
-        kwargs: dict[str, Any] = {
-            "http_client": http_client,
-            "sleep": noop_sleep,
-            "rand": lambda: 0.0,
-            "retry": RetryPolicy(attempts=3, initial=1.0, multiplier=2.0, jitter=0.0),
-        }
-        kwargs.update(overrides)
-        adapter = GeminiVeo3Adapter(kwargs.pop("api_key", api_key), **kwargs)
-        built.append(adapter)
-        return adapter
-
-    yield factory
-    for adapter in built:
-        adapter.close()
+    with adapter_factory(
+        GeminiVeo3Adapter,
+        api_key=api_key,
+        http_client=http_client,
+        **retries(3, noop_sleep, initial=1.0, multiplier=2.0),
+    ) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -191,13 +191,7 @@ def submitted_job(
     if not operation_name:
         raise SubmitError(f"{what}: {service} answered without an operation name")
     log.info("submitted variant %r as %s", variant, operation_name)
-    return Veo3Job(
-        variant=variant,
-        prompt=prompt,
-        status=JobStatus.SUBMITTED,
-        operation_name=operation_name,
-        options=options,
-    )
+    return Veo3Job.submitted(variant, prompt, operation_name, options)
 
 
 def poll_mapped(

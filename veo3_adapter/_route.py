@@ -95,14 +95,14 @@ class Route:
     def start(self, uri: str, job: Job) -> httpx.URL:
         """The URL to fetch ``uri`` from; ``UnsafeURLError`` (nothing sent) if there is none."""
         what = job.what
-        try:
-            url = parse_url(uri)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise job.error(
-                UnsafeURLError,
-                f"video URI of {what} ({self.show(uri)}) is not a valid URL: "
-                f"{self._scrub(exc)}; refused (nothing was sent)",
-            ) from None
+        url = self._parse(
+            uri,
+            job,
+            lambda shown, why: (
+                f"video URI of {what} ({shown}) is not a valid URL: {why}; "
+                "refused (nothing was sent)"
+            ),
+        )
         if url.userinfo:
             raise job.error(
                 UnsafeURLError,
@@ -185,14 +185,14 @@ class Route:
 
     def _next_hop(self, current: httpx.URL, location: str, job: Job) -> httpx.URL:
         what = job.what
-        try:
-            target = parse_url(location, base=current)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise job.error(
-                UnsafeURLError,
-                f"download of {what} was redirected to an invalid URL "
-                f"({self.show(location)}: {self._scrub(exc)}); refused",
-            ) from None
+        target = self._parse(
+            location,
+            job,
+            lambda shown, why: (
+                f"download of {what} was redirected to an invalid URL ({shown}: {why}); refused"
+            ),
+            base=current,
+        )
         if target.scheme not in ("http", "https"):
             raise job.error(
                 UnsafeURLError,
@@ -210,6 +210,20 @@ class Route:
                 f"download of {what} was redirected to a URL with user info; refused",
             )
         return self._through_gateway(target) or target
+
+    def _parse(
+        self,
+        text: str,
+        job: Job,
+        refusal: Callable[[str, str], str],
+        base: httpx.URL | None = None,
+    ) -> httpx.URL:
+        """``text`` as a URL (resolved against ``base``), or ``UnsafeURLError`` saying
+        ``refusal(text as shown, why it is invalid)``."""
+        try:
+            return parse_url(text, base=base)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise job.error(UnsafeURLError, refusal(self.show(text), self._scrub(exc))) from None
 
     def show(self, url: httpx.URL | str) -> str:
         """``url`` as a message may name it: no query, no user info, no key in its path."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
     from ._secrets import Secret
+    from ._settings import BackendSettings
     from .gemini import GeminiVeo3Adapter
     from .vertex import VertexVeo3Adapter
 
@@ -65,18 +66,10 @@ def gemini_adapter(
     Pass the key as a :class:`~veo3_adapter._secrets.Secret` to keep it out of every
     traceback with locals from here on; a string is wrapped in one by the adapter.
     """
-    from . import clock
     from .gemini import GeminiVeo3Adapter
 
-    return GeminiVeo3Adapter(
-        api_key,
-        base_url=base_url,
-        http_client=http_client,
-        sleep=sleep or clock.sleep,
-        retry=profile.retry,
-        timeout=profile.timeout,
-        on_download_progress=on_download_progress,
-    )
+    settings = _settings(profile, http_client, sleep, on_download_progress)
+    return GeminiVeo3Adapter(api_key, base_url=base_url, **settings)
 
 
 def vertex_adapter(
@@ -100,11 +93,11 @@ def vertex_adapter(
     at the first request), or ``api_key`` alone for express mode. ``location`` ``None`` is
     the adapter's default region, ``model`` ``None`` the default model.
     """
-    from . import clock
     from ._vertex_wire import DEFAULT_LOCATION
     from .models import DEFAULT_MODEL
     from .vertex import VertexVeo3Adapter
 
+    settings = _settings(profile, http_client, sleep, on_download_progress)
     return VertexVeo3Adapter(
         model=model or DEFAULT_MODEL,
         project=project,
@@ -114,12 +107,27 @@ def vertex_adapter(
         output_gcs_uri=output_gcs_uri,
         base_url=base_url,
         storage_base_url=storage_base_url,
-        http_client=http_client,
-        sleep=sleep or clock.sleep,
-        retry=profile.retry,
-        timeout=profile.timeout,
-        on_download_progress=on_download_progress,
+        **settings,
     )
+
+
+def _settings(
+    profile: Profile,
+    http_client: httpx.Client | None,
+    sleep: Callable[[float], None] | None,
+    on_download_progress: Callable[[str, int, int | None], None] | None,
+) -> BackendSettings:
+    """What every backend is given here: the client, the profile's patience, the waits (the
+    package clock's unless ``sleep``) and the download watcher."""
+    from . import clock
+
+    return {
+        "http_client": http_client,
+        "sleep": sleep or clock.sleep,
+        "retry": profile.retry,
+        "timeout": profile.timeout,
+        "on_download_progress": on_download_progress,
+    }
 
 
 def static_token_credentials(token: str) -> Credentials:

@@ -142,13 +142,7 @@ class FakeVeo3Adapter:
             # Named like the API's: the model (DEFAULT_MODEL unless set), then a 12-char id.
             name = f"models/{opts.model or DEFAULT_MODEL}/operations/{digest[:12]}"
             self._operations[name] = _Operation(variant, outcome, opts.number_of_videos or 1)
-        return Veo3Job(
-            variant=variant,
-            prompt=prompt,
-            status=JobStatus.SUBMITTED,
-            operation_name=name,
-            options=opts,
-        )
+        return Veo3Job.submitted(variant, prompt, name, opts)
 
     def poll_job(self, job: Veo3Job) -> Veo3Job:
         self.calls.append(FakeCall("poll_job", job.variant, job.operation_name))

@@ -319,6 +319,19 @@ class Veo3Job:
     samples: tuple[SampleClip, ...] = ()
     note: str = ""
 
+    @classmethod
+    def submitted(
+        cls, variant: str, prompt: str, operation_name: str, options: GenerationOptions
+    ) -> Veo3Job:
+        """The job of a submit the backend accepted as ``operation_name``."""
+        return cls(
+            variant=variant,
+            prompt=prompt,
+            status=JobStatus.SUBMITTED,
+            operation_name=operation_name,
+            options=options,
+        )
+
     @property
     def clip_paths(self) -> tuple[str, ...]:
         """Every video's clip path, the first one's first ("" for none recorded yet)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,13 +9,35 @@ from google import genai
 from google.genai import errors, types
 
 from _kit.sdk import GEMINI_SUBMITS, WireSubmit, gemini_wire
-from veo3_adapter import GeminiVeo3Adapter
+from veo3_adapter import ErrorCode, JobStatus
 from veo3_adapter.emulator import Emulator
 
 MODEL = "veo-3.1-generate-001"
 """A current model id, named here so that no test depends on the adapter's default."""
 
-AdapterFactory = Callable[..., GeminiVeo3Adapter]
+REFUSING = ("quota_exhausted_daily",)
+"""Scenarios that refuse every submit: run alone, since such an error may stop a whole batch."""
+EXPECTED: dict[str, tuple[JobStatus, str]] = {
+    "success": (JobStatus.DOWNLOADED, ""),
+    "rai_filtered": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
+    "operation_error": (JobStatus.FAILED, ErrorCode.GENERATION_FAILED.value),
+    "download_not_found": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "download_forbidden": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "download_server_error": (JobStatus.DOWNLOADED, ""),
+    "rate_limited": (JobStatus.DOWNLOADED, ""),
+    "truncated_download": (JobStatus.DOWNLOADED, ""),
+    "expired": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
+    "slow_download": (JobStatus.DOWNLOADED, ""),
+    "dropped_connection": (JobStatus.DOWNLOADED, ""),
+    "cross_origin_redirect": (JobStatus.DOWNLOADED, ""),
+    "ranged_download": (JobStatus.DOWNLOADED, ""),
+}
+"""What each other named scenario ends as, on either backend: (status, error code or "")."""
+
+
+def variant_of(name: str) -> str:
+    """The variant that runs scenario ``name`` in an orchestrated run of every scenario."""
+    return name.replace("_", "-")
 
 
 class Api:

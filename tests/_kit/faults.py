@@ -23,7 +23,6 @@ from typing import IO, Any
 
 import httpx
 
-from veo3_adapter import GeminiVeo3Adapter
 from veo3_adapter.emulator import Emulator, OperationState, Side
 from veo3_adapter.emulator._body import iter_video
 from veo3_adapter.emulator._wire import Cut, Reply
@@ -32,8 +31,6 @@ HELPER = Path(__file__).parents[1] / "faults" / "fork_helper.py"
 
 ServedFactory = Callable[..., "FaultyEmulator"]
 """The ``served`` fixture: start a ``FaultyEmulator`` on loopback sockets."""
-AdapterMaker = Callable[..., GeminiVeo3Adapter]
-"""The ``make_adapter`` fixture: the real adapter on a client of its own."""
 TEMP_GLOB = "*.veo3-partial"
 
 

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["write_jpeg", "write_png"]
+__all__ = ["MakeImage", "write_jpeg", "write_png"]
+
+MakeImage = Callable[..., Path]
+"""The inputs suite's ``image(name, kind="png", size=0)`` fixture: a file whose bytes are a
+``kind`` image."""
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

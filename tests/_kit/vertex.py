@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import google.auth.credentials
@@ -13,7 +13,7 @@ import google_crc32c
 from google.auth.transport import Request
 
 from _kit.keys import make_token
-from veo3_adapter import DEFAULT_MODEL, VertexVeo3Adapter
+from veo3_adapter import DEFAULT_MODEL
 
 PROJECT = "my-proj"
 LOCATION = "us-central1"
@@ -25,9 +25,7 @@ STORAGE = "https://storage.googleapis.com"
 OBJECT = "out/123/sample_0.mp4"
 GCS_URI = f"gs://{BUCKET}/{OBJECT}"
 OBJECT_URL = f"{STORAGE}/storage/v1/b/{BUCKET}/o/out%2F123%2Fsample_0.mp4"
-
-VertexFactory = Callable[..., VertexVeo3Adapter]
-"""The ``make_vertex`` fixture: builds the adapter with settings overridden."""
+RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
 
 
 def utcnow() -> datetime.datetime:
@@ -69,42 +67,38 @@ def poll_url(base: str = REGIONAL, model: str = DEFAULT_MODEL, project: str = PR
     return f"{base}/v1beta1/{model_path(model, project)}:fetchPredictOperation"
 
 
+def bucket_video(uri: str = GCS_URI) -> dict[str, str]:
+    """A video the operation left in Cloud Storage."""
+    return {"gcsUri": uri, "mimeType": "video/mp4"}
+
+
+def inline_video(data: bytes) -> dict[str, str]:
+    """A video sent in the operation itself."""
+    return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}
+
+
+def operation_done(
+    name: str, *videos: dict[str, str], filtered: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Operation ``name``, done: its ``videos``, and the reasons of those the filters removed."""
+    response: dict[str, Any] = {"@type": RESPONSE_TYPE, "raiMediaFilteredCount": len(filtered)}
+    if filtered:
+        response["raiMediaFilteredReasons"] = list(filtered)
+    if videos:
+        response["videos"] = list(videos)
+    return {"name": name, "done": True, "response": response}
+
+
 def done_bucket(name: str, uri: str = GCS_URI) -> dict[str, Any]:
-    return {
-        "name": name,
-        "done": True,
-        "response": {
-            "@type": "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
-            "raiMediaFilteredCount": 0,
-            "videos": [{"gcsUri": uri, "mimeType": "video/mp4"}],
-        },
-    }
+    return operation_done(name, bucket_video(uri))
 
 
 def done_inline(name: str, data: bytes) -> dict[str, Any]:
-    return {
-        "name": name,
-        "done": True,
-        "response": {
-            "@type": "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
-            "raiMediaFilteredCount": 0,
-            "videos": [
-                {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}
-            ],
-        },
-    }
+    return operation_done(name, inline_video(data))
 
 
 def done_filtered(name: str, reasons: list[str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "done": True,
-        "response": {
-            "@type": "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse",
-            "raiMediaFilteredCount": len(reasons),
-            "raiMediaFilteredReasons": reasons,
-        },
-    }
+    return operation_done(name, filtered=reasons)
 
 
 def error_body(code: int, status: str, message: str, *details: dict[str, Any]) -> dict[str, Any]:

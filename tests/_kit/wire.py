@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from veo3_adapter import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiVeo3Adapter
+from veo3_adapter import DEFAULT_BASE_URL, DEFAULT_MODEL
 
 API_BASE = DEFAULT_BASE_URL
 OP_ID = "2ndklfg582ib"
 FILE_ID = "3k2j4h5g6f7d"
-
-AdapterFactory = Callable[..., GeminiVeo3Adapter]
 
 
 class Wire:

@@ -31,8 +31,9 @@ from veo3_adapter import (
 from veo3_adapter.store import read_backend_info
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 
 def new_id() -> str:

@@ -7,6 +7,7 @@ job and the limit, and the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import respx
+from _kit.adapters import adapter_factory, retries
 from _kit.sdk import WireSubmit, needs_gemini_submit, run_gemini
 
 from veo3_adapter import (
@@ -26,7 +28,6 @@ from veo3_adapter import (
     GeminiVeo3Adapter,
     JobStatus,
     PollError,
-    RetryPolicy,
     SubmitError,
     Veo3Job,
     Veo3Orchestrator,
@@ -39,8 +40,9 @@ from veo3_adapter._answers import (
 )
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 NAME = "models/veo-3.1-generate-001/operations/lim1t5lim1t5"
 BLOCK = 1 << 20
@@ -83,19 +85,19 @@ def adapter_on(
     api_key: str, noop_sleep: SleepRecorder
 ) -> Iterator[Callable[..., GeminiVeo3Adapter]]:
     """The real adapter on a client whose transport is ``handler`` (no respx in between)."""
-    clients: list[httpx.Client] = []
+    with (
+        contextlib.ExitStack() as clients,
+        adapter_factory(
+            GeminiVeo3Adapter, api_key=api_key, **retries(2, noop_sleep, initial=1.0)
+        ) as factory,
+    ):
 
-    def build(handler: Handler, **kwargs: Any) -> GeminiVeo3Adapter:
-        client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
-        clients.append(client)
-        kwargs.setdefault("retry", RetryPolicy(attempts=2, initial=1.0, jitter=0.0))
-        return GeminiVeo3Adapter(
-            api_key, http_client=client, sleep=noop_sleep, rand=lambda: 0.0, **kwargs
-        )
+        def build(handler: Handler, **kwargs: Any) -> GeminiVeo3Adapter:
+            client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+            clients.callback(client.close)
+            return factory(http_client=client, **kwargs)
 
-    yield build
-    for client in clients:
-        client.close()
+        yield build
 
 
 def submitted(name: str = NAME) -> Veo3Job:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import yaml
+from _kit.adapters import AdapterFactory, adapter_factory, retries
 from _kit.emulator import emulator_wire
+from _kit.runs import by_variant, orchestrator_on
 from _kit.sdk import needs_gemini_submit, submit_gemini
 
 from veo3_adapter import (
@@ -30,7 +32,6 @@ from veo3_adapter import (
     RetryPolicy,
     SubmitError,
     Veo3Job,
-    Veo3Orchestrator,
     read_jobs_json,
 )
 from veo3_adapter.emulator import Emulator, Scenario
@@ -43,8 +44,6 @@ MODEL = "veo-3.1-generate-001"
 RETIRED = "veo-3.0-generate-001"
 PROMPTS = {"a": "a cat on a boat", "b": "a dog on a bike", "c": "a fox in the snow"}
 LIVE_DELAY = 57.238747106  # the live 429's "Please retry in 57.238747106s."
-
-AdapterFactory = Callable[..., GeminiVeo3Adapter]
 
 
 @pytest.fixture
@@ -63,29 +62,15 @@ def make_adapter(
     api_key: str, emulator: Emulator, http: httpx.Client, noop_sleep: SleepRecorder
 ) -> Iterator[AdapterFactory]:
     """The real adapter on the in-process emulator; its retry waits land in ``noop_sleep``."""
-    built: list[GeminiVeo3Adapter] = []
-
-    def factory(**overrides: Any) -> GeminiVeo3Adapter:
-        kwargs: dict[str, Any] = {
-            "model": MODEL,
-            "base_url": emulator.api_base,
-            "http_client": http,
-            "sleep": noop_sleep,
-            "rand": lambda: 0.0,
-            "retry": RetryPolicy(attempts=4, jitter=0.0),
-        }
-        kwargs.update(overrides)
-        adapter = GeminiVeo3Adapter(kwargs.pop("api_key", api_key), **kwargs)
-        built.append(adapter)
-        return adapter
-
-    yield factory
-    for adapter in built:
-        adapter.close()
-
-
-def orchestrator(adapter: GeminiVeo3Adapter, out: Path, clock: FakeClock) -> Veo3Orchestrator:
-    return Veo3Orchestrator(adapter, out, poll_interval=10.0, sleep=clock.sleep, clock=clock)
+    with adapter_factory(
+        GeminiVeo3Adapter,
+        api_key=api_key,
+        model=MODEL,
+        base_url=emulator.api_base,
+        http_client=http,
+        **retries(4, noop_sleep),
+    ) as factory:
+        yield factory
 
 
 def submits(emulator: Emulator) -> list[int]:
@@ -95,10 +80,6 @@ def submits(emulator: Emulator) -> list[int]:
         for r in emulator.requests
         if r.method == "POST" and r.path.endswith(":predictLongRunning")
     ]
-
-
-def by_variant(jobs: list[Veo3Job]) -> dict[str, Veo3Job]:
-    return {job.variant: job for job in jobs}
 
 
 def assert_stopped(jobs: dict[str, Veo3Job], first: str, code: ErrorCode, out: Path) -> None:
@@ -129,7 +110,9 @@ def test_a_retired_model_is_one_submit_a_clear_detail_and_the_batch_stops(
     fake_clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    jobs = by_variant(orchestrator(make_adapter(model=RETIRED), tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(
+        orchestrator_on(make_adapter(model=RETIRED), tmp_path, fake_clock).run(PROMPTS)
+    )
 
     assert submits(emulator) == [404]
     assert emulator.operations == {}
@@ -146,8 +129,8 @@ def test_a_retired_model_is_one_submit_a_clear_detail_and_the_batch_stops(
 def test_a_retired_model_then_resume_with_a_current_one_completes_the_batch(
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
-    orchestrator(make_adapter(model=RETIRED), tmp_path, fake_clock).run(PROMPTS)
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).resume())
+    orchestrator_on(make_adapter(model=RETIRED), tmp_path, fake_clock).run(PROMPTS)
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).resume())
 
     assert submits(emulator) == [404, 200, 200, 200]
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
@@ -166,7 +149,7 @@ def test_a_daily_quota_is_one_submit_then_resume_completes_every_job(
     tmp_path: Path,
 ) -> None:
     emulator.default = Scenario.named("quota_exhausted_daily")
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
 
     assert submits(emulator) == [429]  # not retried: the quota resets only tomorrow
     assert noop_sleep.delays == []
@@ -175,7 +158,7 @@ def test_a_daily_quota_is_one_submit_then_resume_completes_every_job(
     assert "resume" in jobs["a"].error_detail
 
     emulator.default = Scenario(running_polls=1)  # the quota has reset
-    resumed = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).resume())
+    resumed = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).resume())
 
     assert submits(emulator) == [429, 200, 200, 200]
     assert list(resumed) == list(PROMPTS)
@@ -193,7 +176,7 @@ def test_a_daily_quota_mid_batch_keeps_what_was_sent_and_resume_sends_only_the_r
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     emulator.queue(Scenario(), Scenario.named("quota_exhausted_daily"))
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
 
     assert submits(emulator) == [200, 429]
     assert jobs["a"].status is JobStatus.DOWNLOADED
@@ -201,7 +184,7 @@ def test_a_daily_quota_mid_batch_keeps_what_was_sent_and_resume_sends_only_the_r
     assert (jobs["c"].error_message, jobs["c"].batch_stopped_by) == ("quota_exhausted", "b")
     assert jobs["c"].error_detail.startswith("not sent:")
 
-    resumed = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).resume())
+    resumed = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).resume())
     assert submits(emulator) == [200, 429, 200, 200]
     assert resumed["a"] == jobs["a"]  # its clip is good: untouched
     assert {v: j.status for v, j in resumed.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
@@ -212,8 +195,8 @@ def test_resume_while_the_daily_quota_lasts_stops_again_after_one_submit(
     emulator: Emulator, make_adapter: AdapterFactory, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     emulator.default = Scenario.named("quota_exhausted_daily")
-    orchestrator(make_adapter(), tmp_path, fake_clock).run(PROMPTS)
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).resume())
+    orchestrator_on(make_adapter(), tmp_path, fake_clock).run(PROMPTS)
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).resume())
 
     assert submits(emulator) == [429, 429]
     assert_stopped(jobs, "a", ErrorCode.QUOTA_EXHAUSTED, tmp_path)
@@ -232,7 +215,7 @@ def test_a_per_minute_quota_waits_the_retry_info_delay_and_sends_again(
 ) -> None:
     # The live shape: no Retry-After header, the delay in RetryInfo and in the message.
     emulator.queue(Scenario(submit_status=429, quota="per_minute", retry_after=LIVE_DELAY))
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
 
     assert submits(emulator) == [429, 200, 200, 200]
     assert noop_sleep.delays == [LIVE_DELAY]
@@ -289,7 +272,7 @@ def test_an_invalid_key_is_one_submit_and_the_batch_stops(
 ) -> None:
     wrong = "wrong-" + secrets.token_hex(16)
     adapter = make_adapter(api_key=wrong)
-    jobs = by_variant(orchestrator(adapter, tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(adapter, tmp_path, fake_clock).run(PROMPTS))
 
     assert submits(emulator) == [400]
     assert_stopped(jobs, "a", ErrorCode.SUBMIT_FAILED, tmp_path)
@@ -310,7 +293,7 @@ def test_an_unauthorised_key_stops_the_batch(
     status: int,
 ) -> None:
     emulator.default = Scenario(submit_status=status)
-    jobs = by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).run(PROMPTS))
 
     assert submits(emulator) == [status]
     assert_stopped(jobs, "a", ErrorCode.SUBMIT_FAILED, tmp_path)
@@ -330,13 +313,13 @@ def test_a_refusal_of_one_job_does_not_stop_the_others(
     status: int,
 ) -> None:
     emulator.rule("cat", Scenario(submit_status=status))
-    out = orchestrator(make_adapter(), tmp_path, fake_clock)
+    out = orchestrator_on(make_adapter(), tmp_path, fake_clock)
     jobs = by_variant(out.run(PROMPTS))
 
     assert (jobs["a"].error_message, jobs["a"].batch_stopped_by) == ("submit_failed", "")
     assert jobs["b"].status is jobs["c"].status is JobStatus.DOWNLOADED
     before = submits(emulator)
-    assert by_variant(orchestrator(make_adapter(), tmp_path, fake_clock).resume()) == jobs
+    assert by_variant(orchestrator_on(make_adapter(), tmp_path, fake_clock).resume()) == jobs
     assert submits(emulator) == before  # a final failure: resume leaves it alone
 
 

@@ -22,8 +22,9 @@ from veo3_adapter._http import redact_url
 from veo3_adapter.mp4 import iter_mp4
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 CDN = "https://cdn.example.net"
 KEY_HEADER = "x-goog-api-key"
@@ -52,11 +53,6 @@ def job(router: respx.MockRouter, wire: Wire) -> Veo3Job:
 @pytest.fixture
 def adapter(make_adapter: AdapterFactory) -> GeminiVeo3Adapter:
     return make_adapter()
-
-
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "veo3" / "a.mp4"
 
 
 def downloads(router: respx.MockRouter) -> list[httpx.Request]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import respx
+from _kit.runs import orchestrator_on
 from _kit.sdk import gemini_wire, run_gemini
 
 from veo3_adapter import (
@@ -21,25 +22,20 @@ from veo3_adapter import (
     JobStatus,
     UnsafeURLError,
     Veo3Job,
-    Veo3Orchestrator,
 )
 from veo3_adapter._http import Origin, redact_url
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.emulator._body import iter_video
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 GATEWAY = "https://gateway.example.net"
 CDN = "https://cdn.example.net"
 KEY_HEADER = "x-goog-api-key"
 FILE_PATH = "/v1beta/files/3k2j4h5g6f7d:download"
-
-
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "veo3" / "a.mp4"
 
 
 @pytest.fixture
@@ -307,14 +303,7 @@ def test_behind_a_gateway_every_request_goes_to_the_gateway(
         adapter = GeminiVeo3Adapter(
             api_key, base_url=GATEWAY + prefix, http_client=client, sleep=noop_sleep
         )
-        orchestrator = Veo3Orchestrator(
-            adapter,
-            tmp_path,
-            poll_interval=10,
-            timeout=600,
-            sleep=fake_clock.sleep,
-            clock=fake_clock,
-        )
+        orchestrator = orchestrator_on(adapter, tmp_path, fake_clock)
         submit = gemini_wire(client, GATEWAY + prefix, api_key)
         (job,) = run_gemini(orchestrator, {"a": "a lighthouse at dusk"}, submit)
 

@@ -19,7 +19,9 @@ import google_crc32c
 import httpx
 import pytest
 import respx
+from _kit.download import DownloaderFactory, assert_nothing_left
 from _kit.emulator import emulator_wire
+from _kit.runs import orchestrator_on
 from _kit.sdk import run_gemini
 
 from veo3_adapter import (
@@ -29,9 +31,7 @@ from veo3_adapter import (
     IntegrityError,
     JobStatus,
     RetryPolicy,
-    Veo3Orchestrator,
 )
-from veo3_adapter._http import Origin
 from veo3_adapter.download import ClipDownloader
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.mp4 import iter_mp4
@@ -99,30 +99,11 @@ def ranged(
 
 
 @pytest.fixture
-def downloader(
-    http_client: httpx.Client, api_key: str, noop_sleep: SleepRecorder
-) -> ClipDownloader:
-    return ClipDownloader(
-        http_client,
-        api_key,
-        Origin.of(httpx.URL("https://generativelanguage.googleapis.com")),
-        retry=RetryPolicy(attempts=3, initial=1.0, jitter=0.0),
-        sleep=noop_sleep,
-        rand=lambda: 0.0,
-    )
-
-
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "veo3" / "a.mp4"
+def downloader(make_downloader: DownloaderFactory) -> ClipDownloader:
+    return make_downloader()
 
 
 OP = "models/veo-3.1-generate-001/operations/2ndklfg582ib"
-
-
-def assert_nothing_left(dest: Path) -> None:
-    assert not dest.exists()
-    assert not dest.parent.exists() or list(dest.parent.iterdir()) == []
 
 
 # -- X-Goog-Hash -------------------------------------------------------------------------------
@@ -385,18 +366,10 @@ def test_a_broken_download_never_splices_two_files(
 def test_a_changed_file_with_no_attempt_left_fails_cleanly(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
 ) -> None:
-    downloader = ClipDownloader(
-        http_client,
-        api_key,
-        Origin.of(httpx.URL(wire.base)),
-        retry=RetryPolicy(attempts=2, jitter=0.0),
-        sleep=noop_sleep,
-    )
+    downloader = make_downloader(retry=RetryPolicy(attempts=2, jitter=0.0))
     _after_break(router, wire, _resumable(), ranged(SECOND, CUT))
     with pytest.raises(DownloadError, match=r"the file changed between answers \(its size"):
         downloader.download(wire.file_uri(), dest)
@@ -430,14 +403,7 @@ def test_a_checksum_mismatch_is_download_failed_with_no_clip(
         adapter = GeminiVeo3Adapter(
             api_key, base_url=emulator.api_base, http_client=client, sleep=noop_sleep
         )
-        orchestrator = Veo3Orchestrator(
-            adapter,
-            tmp_path,
-            poll_interval=10,
-            timeout=600,
-            sleep=fake_clock.sleep,
-            clock=fake_clock,
-        )
+        orchestrator = orchestrator_on(adapter, tmp_path, fake_clock)
         submit = emulator_wire(emulator, api_key)
         (job,) = run_gemini(orchestrator, {"a": "a lighthouse at dusk"}, submit)
     assert (job.status, job.error_message) == (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value)

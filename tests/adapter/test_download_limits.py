@@ -10,26 +10,25 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import respx
+from _kit.download import DownloaderFactory, assert_nothing_left
 
 from veo3_adapter import (
     ConfigurationError,
     DownloadError,
     GeminiVeo3Adapter,
     JobStatus,
-    RetryPolicy,
     Veo3Job,
 )
-from veo3_adapter._http import Origin
 from veo3_adapter.clock import virtual_time
 from veo3_adapter.download import (
     DEFAULT_DOWNLOAD_DEADLINE,
     DEFAULT_MAX_CLIP_BYTES,
-    ClipDownloader,
 )
 
 if TYPE_CHECKING:
-    from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.adapters import AdapterFactory
+    from _kit.clock import FakeClock
+    from _kit.wire import Wire
 
 
 class CountingStream(httpx.SyncByteStream):
@@ -50,30 +49,6 @@ class CountingStream(httpx.SyncByteStream):
             yield chunk
 
 
-@pytest.fixture
-def dest(tmp_path: Path) -> Path:
-    return tmp_path / "veo3" / "a.mp4"
-
-
-def make_downloader(
-    client: httpx.Client, key: str, sleep: SleepRecorder, **options: Any
-) -> ClipDownloader:
-    return ClipDownloader(
-        client,
-        key,
-        Origin.of(httpx.URL("https://generativelanguage.googleapis.com")),
-        retry=RetryPolicy(attempts=3, initial=1.0, jitter=0.0),
-        sleep=sleep,
-        rand=lambda: 0.0,
-        **options,
-    )
-
-
-def assert_nothing_left(dest: Path) -> None:
-    assert not dest.exists()
-    assert not dest.parent.exists() or list(dest.parent.iterdir()) == []
-
-
 def test_the_defaults() -> None:
     assert DEFAULT_MAX_CLIP_BYTES == 4 * 1024**3
     assert DEFAULT_DOWNLOAD_DEADLINE == 30 * 60
@@ -86,9 +61,7 @@ def test_the_defaults() -> None:
 def test_a_compressed_media_answer_is_refused(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
     clip: bytes,
     encoding: str,
@@ -98,9 +71,7 @@ def test_a_compressed_media_answer_is_refused(
     headers = {"content-encoding": encoding.encode("latin-1")}
     route = router.get(wire.file_url()).respond(200, headers=headers, content=body)
     with pytest.raises(DownloadError, match="Content-Encoding") as info:
-        make_downloader(http_client, api_key, noop_sleep).download(
-            wire.file_uri(), dest, operation_name="operations/x"
-        )
+        make_downloader().download(wire.file_uri(), dest, operation_name="operations/x")
     assert ascii(encoding.lower())[1:-1] in str(info.value)
     assert info.value.operation_name == "operations/x"
     assert route.calls.last.request.headers["accept-encoding"] == "identity"
@@ -111,16 +82,14 @@ def test_a_compressed_media_answer_is_refused(
 def test_identity_encoding_is_accepted(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
     clip: bytes,
 ) -> None:
     router.get(wire.file_url()).respond(
         200, content=clip, headers={"content-encoding": " Identity "}
     )
-    make_downloader(http_client, api_key, noop_sleep).download(wire.file_uri(), dest)
+    make_downloader().download(wire.file_uri(), dest)
     assert dest.read_bytes() == clip
 
 
@@ -130,9 +99,7 @@ def test_identity_encoding_is_accepted(
 def test_a_content_length_over_the_limit_is_refused_before_writing(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
     clip: bytes,
 ) -> None:
@@ -140,7 +107,7 @@ def test_a_content_length_over_the_limit_is_refused_before_writing(
     route = router.get(wire.file_url()).mock(
         return_value=httpx.Response(200, headers={"content-length": str(len(clip))}, stream=stream)
     )
-    downloader = make_downloader(http_client, api_key, noop_sleep, max_clip_bytes=len(clip) - 1)
+    downloader = make_downloader(max_clip_bytes=len(clip) - 1)
     with pytest.raises(DownloadError, match=f"announces {len(clip)} bytes, more than max_clip"):
         downloader.download(wire.file_uri(), dest)
     assert stream.taken == 0
@@ -151,15 +118,13 @@ def test_a_content_length_over_the_limit_is_refused_before_writing(
 def test_a_body_without_length_is_counted_while_writing(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
     clip: bytes,
 ) -> None:
     stream = CountingStream(clip, 256)
     router.get(wire.file_url()).mock(return_value=httpx.Response(200, stream=stream))
-    downloader = make_downloader(http_client, api_key, noop_sleep, max_clip_bytes=1000)
+    downloader = make_downloader(max_clip_bytes=1000)
     with pytest.raises(DownloadError, match=r"passed max_clip_bytes \(1000 bytes\) after 768"):
         downloader.download(wire.file_uri(), dest)
     assert stream.taken == 1024  # it stopped at the chunk that would cross the limit
@@ -169,14 +134,12 @@ def test_a_body_without_length_is_counted_while_writing(
 def test_a_clip_at_the_limit_is_fine(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
-    noop_sleep: SleepRecorder,
+    make_downloader: DownloaderFactory,
     dest: Path,
     clip: bytes,
 ) -> None:
     router.get(wire.file_url()).respond(200, content=clip)
-    downloader = make_downloader(http_client, api_key, noop_sleep, max_clip_bytes=len(clip))
+    downloader = make_downloader(max_clip_bytes=len(clip))
     assert downloader.download(wire.file_uri(), dest) == len(clip)
 
 
@@ -193,10 +156,10 @@ def test_a_clip_at_the_limit_is_fine(
     ids=str,
 )
 def test_limits_that_cannot_work_are_refused(
-    http_client: httpx.Client, api_key: str, noop_sleep: SleepRecorder, options: dict[str, Any]
+    make_downloader: DownloaderFactory, options: dict[str, Any]
 ) -> None:
     with pytest.raises(ConfigurationError, match=next(iter(options))):
-        make_downloader(http_client, api_key, noop_sleep, **options)
+        make_downloader(**options)
 
 
 # -- download_deadline -------------------------------------------------------------------------
@@ -205,15 +168,12 @@ def test_limits_that_cannot_work_are_refused(
 def test_retries_stop_at_the_deadline_without_waiting_past_it(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
+    make_downloader: DownloaderFactory,
     fake_clock: FakeClock,
     dest: Path,
 ) -> None:
     route = router.get(wire.file_url()).respond(503, headers={"retry-after": "100"})
-    downloader = make_downloader(
-        http_client, api_key, fake_clock.sleep, clock=fake_clock, download_deadline=150
-    )
+    downloader = make_downloader(sleep=fake_clock.sleep, clock=fake_clock, download_deadline=150)
     with pytest.raises(DownloadError, match=r"within download_deadline \(150s\)") as info:
         downloader.download(wire.file_uri(), dest, operation_name="operations/x")
     assert "a retry would wait 100.0s more" in str(info.value)
@@ -226,8 +186,7 @@ def test_retries_stop_at_the_deadline_without_waiting_past_it(
 def test_a_slow_body_is_cut_off_at_the_deadline(
     router: respx.MockRouter,
     wire: Wire,
-    http_client: httpx.Client,
-    api_key: str,
+    make_downloader: DownloaderFactory,
     fake_clock: FakeClock,
     dest: Path,
     clip: bytes,
@@ -239,9 +198,7 @@ def test_a_slow_body_is_cut_off_at_the_deadline(
     router.get(wire.file_url()).mock(
         return_value=httpx.Response(200, headers={"content-length": str(len(clip))}, stream=stream)
     )
-    downloader = make_downloader(
-        http_client, api_key, fake_clock.sleep, clock=fake_clock, download_deadline=150
-    )
+    downloader = make_downloader(sleep=fake_clock.sleep, clock=fake_clock, download_deadline=150)
     with pytest.raises(DownloadError, match=f"1024 of {len(clip)} bytes received"):
         downloader.download(wire.file_uri(), dest)
     assert stream.taken == 3 * 512

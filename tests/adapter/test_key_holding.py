@@ -31,8 +31,9 @@ from veo3_adapter.compose import LOCAL_PROFILE, gemini_adapter
 from veo3_adapter.download import ClipDownloader
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 KEY_HEADER = "x-goog-api-key"
 LOGGERS = ["", "httpx", "httpcore", "google_genai", "veo3_adapter", "respx"]

@@ -29,8 +29,9 @@ from veo3_adapter import (
 from veo3_adapter.audit import audit_paths
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 LOGGERS = ["", "httpx", "httpcore", "google_genai", "google", "veo3_adapter", "respx"]
 OPS = {"ok": "okokokokokok", "dl403": "dl403dl403dl", "gone": "gonegonegone"}

@@ -19,8 +19,9 @@ from veo3_adapter import (
 )
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 RAI_REASON = (
     "We encountered an issue with the audio for your prompt, which means we could not create "

@@ -18,8 +18,9 @@ from veo3_adapter import JobStatus, Veo3Job
 from veo3_adapter.retry import NOTE_ATTR, Note
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 
 def notes(caplog: pytest.LogCaptureFixture) -> list[tuple[str, Note]]:

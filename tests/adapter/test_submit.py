@@ -30,8 +30,9 @@ from veo3_adapter import (
 from veo3_adapter.retry import retry_delay_from_error_body
 
 if TYPE_CHECKING:
+    from _kit.adapters import AdapterFactory
     from _kit.clock import FakeClock, SleepRecorder
-    from _kit.wire import AdapterFactory, Wire
+    from _kit.wire import Wire
 
 
 def body_of(route: respx.Route, index: int = 0) -> dict[str, Any]:

@@ -7,15 +7,17 @@ fakes, and in-process clients reach no socket at all.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from _kit.adapters import AdapterFactory, adapter_factory, retries
 from _kit.clock import FakeClock
-from _kit.emulator import MODEL, AdapterFactory, Api, sdk_client
+from _kit.emulator import MODEL, Api, sdk_client
 from _kit.keys import make_api_key
 from google import genai
 
-from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
+from veo3_adapter import GeminiVeo3Adapter
 from veo3_adapter.emulator import Emulator
 
 
@@ -54,23 +56,20 @@ def sdk(key: str, emulator: Emulator, http: httpx.Client) -> genai.Client:
 
 @pytest.fixture
 def make_adapter(key: str) -> Iterator[AdapterFactory]:
-    """The real adapter on a current model, waits skipped, no jitter; closed after the test."""
-    built: list[GeminiVeo3Adapter] = []
+    """``make_adapter(base_url, http_client=None, **settings)``: the real adapter on a
+    current model, waits skipped, no jitter (unless ``settings`` say otherwise); closed after
+    the test."""
+    with adapter_factory(
+        GeminiVeo3Adapter,
+        api_key=key,
+        model=MODEL,
+        **retries(4),
+        timeout=10.0,
+    ) as factory:
 
-    def factory(base_url: str, http_client: httpx.Client | None = None) -> GeminiVeo3Adapter:
-        adapter = GeminiVeo3Adapter(
-            key,
-            model=MODEL,
-            base_url=base_url,
-            http_client=http_client,
-            sleep=lambda seconds: None,
-            rand=lambda: 0.0,
-            retry=RetryPolicy(attempts=4, jitter=0.0),
-            timeout=10.0,
-        )
-        built.append(adapter)
-        return adapter
+        def make(
+            base_url: str, http_client: httpx.Client | None = None, **settings: Any
+        ) -> GeminiVeo3Adapter:
+            return factory(base_url=base_url, http_client=http_client, **settings)
 
-    yield factory
-    for adapter in built:
-        adapter.close()
+        yield make

@@ -8,44 +8,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _kit.adapters import AdapterFactory
 from _kit.clock import FakeClock
-from _kit.emulator import MODEL, emulator_wire
+from _kit.emulator import EXPECTED, REFUSING, emulator_wire, variant_of
+from _kit.pipeline import open_client
+from _kit.runs import orchestrator_on
 from _kit.sdk import needs_gemini_submit, run_gemini
 
 from veo3_adapter import (
     ErrorCode,
-    GeminiVeo3Adapter,
     JobStatus,
-    RetryPolicy,
     Veo3Job,
     Veo3Orchestrator,
     read_jobs_json,
 )
 from veo3_adapter.emulator import SCENARIO_NAMES, Emulator, Scenario
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
-
-# Scenarios that refuse every submit: run alone, since such an error may stop a whole batch.
-REFUSING = ("quota_exhausted_daily",)
-# What each other scenario must end as: (status, error code or "").
-EXPECTED: dict[str, tuple[JobStatus, str]] = {
-    "success": (JobStatus.DOWNLOADED, ""),
-    "rai_filtered": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
-    "operation_error": (JobStatus.FAILED, ErrorCode.GENERATION_FAILED.value),
-    "download_not_found": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "download_forbidden": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "download_server_error": (JobStatus.DOWNLOADED, ""),
-    "rate_limited": (JobStatus.DOWNLOADED, ""),
-    "truncated_download": (JobStatus.DOWNLOADED, ""),
-    "expired": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "slow_download": (JobStatus.DOWNLOADED, ""),
-    "dropped_connection": (JobStatus.DOWNLOADED, ""),
-    "cross_origin_redirect": (JobStatus.DOWNLOADED, ""),
-    "ranged_download": (JobStatus.DOWNLOADED, ""),
-}
-
-
-def variant_of(name: str) -> str:
-    return name.replace("_", "-")
 
 
 def test_expectations_cover_every_scenario() -> None:
@@ -57,7 +35,7 @@ def test_expectations_cover_every_scenario() -> None:
 def pipeline(
     request: pytest.FixtureRequest,
     emulator: Emulator,
-    key: str,
+    make_adapter: AdapterFactory,
     clock: FakeClock,
     tmp_path: Path,
 ) -> Iterator[tuple[Veo3Orchestrator, httpx.Client]]:
@@ -65,25 +43,9 @@ def pipeline(
     for name in SCENARIO_NAMES:
         emulator.rule(f"[{name}]", Scenario.named(name, running_polls=1))
     with contextlib.ExitStack() as stack:
-        if request.param == "sockets":
-            base_url = stack.enter_context(emulator.serve())
-            http = httpx.Client(follow_redirects=False, timeout=10.0)
-        else:
-            base_url = emulator.api_base
-            http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
-        adapter = GeminiVeo3Adapter(
-            key,
-            model=MODEL,
-            base_url=base_url,
-            http_client=http,
-            sleep=clock.sleep,
-            rand=lambda: 0.0,
-            retry=RetryPolicy(attempts=4, jitter=0.0),
-        )
-        orchestrator = Veo3Orchestrator(
-            adapter, tmp_path, poll_interval=10.0, sleep=clock.sleep, clock=clock
-        )
-        yield orchestrator, http
+        base_url, http = open_client(emulator, stack, sockets=request.param == "sockets")
+        adapter = make_adapter(base_url, http, sleep=clock.sleep)
+        yield orchestrator_on(adapter, tmp_path, clock), http
 
 
 def run_every_scenario(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _kit.adapters import AdapterFactory
 from _kit.clock import FakeClock
-from _kit.emulator import AdapterFactory, Api, emulator_wire
+from _kit.emulator import Api, emulator_wire
 from _kit.sdk import WireSubmit, submit_gemini
 
 from veo3_adapter import DownloadError, JobStatus

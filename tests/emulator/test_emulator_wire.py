@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _kit.emulator import MODEL, AdapterFactory, Api
+from _kit.adapters import AdapterFactory
+from _kit.emulator import MODEL, Api
 from _kit.sdk import gemini_wire, submit_gemini
 
 from veo3_adapter import JobStatus

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _kit.faults import AdapterMaker, FaultyEmulator, ForkServer, ServedFactory
+from _kit.adapters import AdapterFactory, adapter_factory, retries, skip_wait
+from _kit.faults import FaultyEmulator, ForkServer, ServedFactory
 
-from veo3_adapter import GeminiVeo3Adapter, RetryPolicy
+from veo3_adapter import GeminiVeo3Adapter
 
 
 @pytest.fixture(scope="session")
@@ -46,40 +46,31 @@ def served(api_key: str) -> Iterator[ServedFactory]:
 
 
 @pytest.fixture
-def make_adapter(api_key: str) -> Iterator[AdapterMaker]:
+def make_adapter(api_key: str) -> Iterator[AdapterFactory]:
     """The real adapter on a client of our own; waits recorded by ``sleep``, not slept."""
-    built: list[tuple[GeminiVeo3Adapter, httpx.Client]] = []
+    with (
+        contextlib.ExitStack() as clients,
+        adapter_factory(GeminiVeo3Adapter, api_key=api_key) as factory,
+    ):
 
-    def factory(
-        base_url: str,
-        *,
-        sleep: Callable[[float], None] = lambda _s: None,
-        read_timeout: float = 10.0,
-        attempts: int = 3,
-        transport: httpx.BaseTransport | None = None,
-        **kwargs: Any,
-    ) -> GeminiVeo3Adapter:
-        client = httpx.Client(
-            timeout=httpx.Timeout(read_timeout), follow_redirects=False, transport=transport
-        )
-        adapter = GeminiVeo3Adapter(
-            kwargs.pop("api_key", api_key),
-            base_url=base_url,
-            http_client=client,
-            sleep=sleep,
-            rand=lambda: 0.0,
-            retry=RetryPolicy(attempts=attempts, jitter=0.0),
-            **kwargs,
-        )
-        built.append((adapter, client))
-        return adapter
+        def make(
+            base_url: str,
+            *,
+            sleep: Callable[[float], None] = skip_wait,
+            read_timeout: float = 10.0,
+            attempts: int = 3,
+            transport: httpx.BaseTransport | None = None,
+            **kwargs: Any,
+        ) -> GeminiVeo3Adapter:
+            client = httpx.Client(
+                timeout=httpx.Timeout(read_timeout), follow_redirects=False, transport=transport
+            )
+            clients.callback(client.close)
+            return factory(
+                base_url=base_url,
+                http_client=client,
+                **retries(attempts, sleep),
+                **kwargs,
+            )
 
-    yield factory
-    for adapter, client in built:
-        adapter.close()
-        client.close()
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "out"
+        yield make

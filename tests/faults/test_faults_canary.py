@@ -19,15 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _kit.adapters import AdapterFactory
+from _kit.clock import FakeClock
 from _kit.emulator import emulator_wire
-from _kit.faults import (
-    AdapterMaker,
-    FaultyEmulator,
-    ServedFactory,
-    files_holding,
-    secret_forms,
-    set_video_uri,
-)
+from _kit.faults import FaultyEmulator, ServedFactory, files_holding, secret_forms, set_video_uri
 from _kit.sdk import needs_gemini_submit, run_gemini, submit_gemini
 
 from veo3_adapter import (
@@ -55,14 +50,6 @@ def debug_everything(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
     yield
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _pieces(secret: str, width: int = 16) -> list[str]:
@@ -150,11 +137,11 @@ def _every_scenario(emulator: FaultyEmulator) -> dict[str, str]:
 def test_canary_through_every_scenario_and_a_resume(
     canary: Canary,
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     out: Path,
     wire: str,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(start=1000.0)
     if wire == "sockets":
         emulator = served(clock=clock, echo_key=True)
         adapter = make_adapter(emulator.api_base, read_timeout=0.2)
@@ -201,7 +188,7 @@ def test_canary_through_record_mode(canary: Canary, tmp_path: Path) -> None:
 
 
 def test_canary_through_every_failure_path(
-    canary: Canary, make_adapter: AdapterMaker, tmp_path: Path
+    canary: Canary, make_adapter: AdapterFactory, tmp_path: Path
 ) -> None:
     key = canary.key
     emulator = FaultyEmulator(key, echo_key=True, sleep=lambda _s: None)
@@ -296,7 +283,7 @@ def test_canary_through_every_failure_path(
 
 
 def test_a_key_cut_in_half_by_the_error_snippet_is_still_redacted(
-    canary: Canary, make_adapter: AdapterMaker, tmp_path: Path
+    canary: Canary, make_adapter: AdapterFactory, tmp_path: Path
 ) -> None:
     """A download error quotes the first 300 characters of the body: a key straddling that
     cut must not leave its first half (too short to match the whole key) in the message."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _kit.adapters import retries
 from _kit.faults import (
     FaultyEmulator,
     RecordingTransport,
@@ -35,7 +36,6 @@ from veo3_adapter import (
     InvalidOperationNameError,
     JobsFileError,
     JobStatus,
-    RetryPolicy,
     UnsafeURLError,
     Veo3Job,
     Veo3Orchestrator,
@@ -60,9 +60,7 @@ class Rig:
         self.adapter = GeminiVeo3Adapter(
             key,
             http_client=self.client,
-            sleep=lambda _s: None,
-            rand=lambda: 0.0,
-            retry=RetryPolicy(attempts=2, jitter=0.0),
+            **retries(2),
         )
 
     def orchestrator(self, out: Path) -> Veo3Orchestrator:

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 import pytest
+from _kit.adapters import AdapterFactory
 from _kit.emulator import emulator_wire
-from _kit.faults import AdapterMaker, ServedFactory, expected_clip, partials
+from _kit.faults import ServedFactory, expected_clip, partials
+from _kit.runs import by_variant, orchestrator_on
 from _kit.sdk import run_gemini
 
 from veo3_adapter import (
@@ -115,26 +117,11 @@ class Raising(FakeVeo3Adapter):
         return super().download_clip(job, dest)
 
 
-def _orchestrator(port: object, out: Path, clock: FakeClock) -> Veo3Orchestrator:
-    return Veo3Orchestrator(
-        port,  # type: ignore[arg-type]
-        out,
-        poll_interval=10,
-        timeout=600,
-        sleep=clock.sleep,
-        clock=clock,
-    )
-
-
-def _by_variant(jobs: list[Veo3Job]) -> dict[str, Veo3Job]:
-    return {job.variant: job for job in jobs}
-
-
 def _assert_others_downloaded(orch: Veo3Orchestrator, jobs: dict[str, Veo3Job]) -> None:
     for variant in ("alpha", "omega"):
         assert jobs[variant].status is JobStatus.DOWNLOADED, jobs[variant].error_detail
         assert orch.clip_path(variant).is_file()
-    assert _by_variant(read_jobs_json(orch.jobs_path)) == jobs
+    assert by_variant(read_jobs_json(orch.jobs_path)) == jobs
     assert partials(orch.output_dir) == []
 
 
@@ -150,9 +137,9 @@ def test_any_exception_of_one_job_fails_that_job_as_an_internal_error(
 ) -> None:
     raised = ERRORS[error](api_key)
     port = Raising(step, "faulty", raised)
-    orch = _orchestrator(port, tmp_path, fake_clock)
+    orch = orchestrator_on(port, tmp_path, fake_clock)
     with caplog.at_level(logging.ERROR, logger="veo3_adapter"):
-        jobs = _by_variant(orch.run(PROMPTS))
+        jobs = by_variant(orch.run(PROMPTS))
 
     faulty = jobs["faulty"]
     assert (faulty.status, faulty.error_message) == (JobStatus.FAILED, ErrorCode.INTERNAL_ERROR)
@@ -175,7 +162,7 @@ def test_any_exception_of_one_job_fails_that_job_as_an_internal_error(
 def test_keyboard_interrupt_and_system_exit_still_stop_the_run(
     tmp_path: Path, fake_clock: FakeClock, step: str, interrupt: type[BaseException]
 ) -> None:
-    orch = _orchestrator(Raising(step, "faulty", interrupt()), tmp_path, fake_clock)
+    orch = orchestrator_on(Raising(step, "faulty", interrupt()), tmp_path, fake_clock)
     with pytest.raises(interrupt):
         orch.run(PROMPTS)
     assert read_jobs_json(orch.jobs_path)  # what was done so far is recorded
@@ -206,8 +193,8 @@ class BrokenAnswers(FakeVeo3Adapter):
 def test_a_port_answering_something_else_than_a_job_fails_only_that_job(
     tmp_path: Path, fake_clock: FakeClock, answer: Callable[[Veo3Job], object]
 ) -> None:
-    orch = _orchestrator(BrokenAnswers(answer), tmp_path, fake_clock)
-    jobs = _by_variant(orch.run(PROMPTS))
+    orch = orchestrator_on(BrokenAnswers(answer), tmp_path, fake_clock)
+    jobs = by_variant(orch.run(PROMPTS))
     assert (jobs["faulty"].status, jobs["faulty"].error_message) == (
         JobStatus.FAILED,
         "internal_error",
@@ -269,8 +256,8 @@ def test_a_clip_that_cannot_be_written_fails_its_job_and_the_others_go_on(
 ) -> None:
     failed = _failing_clip_writes(monkeypatch, code, "faulty")
     port = FakeVeo3Adapter({"omega": FakeOutcome.success(polls=3)})  # polled after the fault
-    orch = _orchestrator(port, tmp_path, fake_clock)
-    jobs = _by_variant(orch.run(PROMPTS))
+    orch = orchestrator_on(port, tmp_path, fake_clock)
+    jobs = by_variant(orch.run(PROMPTS))
 
     faulty = jobs["faulty"]
     assert (faulty.status, faulty.error_message) == (JobStatus.FAILED, "download_failed")
@@ -283,14 +270,14 @@ def test_a_clip_that_cannot_be_written_fails_its_job_and_the_others_go_on(
 
     monkeypatch.undo()  # space again: resume fetches the clip, nothing is submitted again
     submits = len(port.calls_to("submit_job"))
-    resumed = _by_variant(_orchestrator(port, tmp_path, fake_clock).resume())
+    resumed = by_variant(orchestrator_on(port, tmp_path, fake_clock).resume())
     assert resumed["faulty"].status is JobStatus.DOWNLOADED
     assert len(port.calls_to("submit_job")) == submits
 
 
 def test_a_full_disk_on_the_real_download_fails_only_that_clip(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -299,8 +286,8 @@ def test_a_full_disk_on_the_real_download_fails_only_that_clip(
     emulator = served()
     emulator.rule("paper boat", Scenario(video_size=300_000, chunk_size=16 * 1024))
     _failing_clip_writes(monkeypatch, errno.ENOSPC, "faulty")
-    orch = _orchestrator(make_adapter(emulator.api_base), tmp_path, fake_clock)
-    jobs = _by_variant(run_gemini(orch, PROMPTS, emulator_wire(emulator, api_key)))
+    orch = orchestrator_on(make_adapter(emulator.api_base), tmp_path, fake_clock)
+    jobs = by_variant(run_gemini(orch, PROMPTS, emulator_wire(emulator, api_key)))
 
     faulty = jobs["faulty"]
     assert (faulty.status, faulty.error_message) == (JobStatus.FAILED, "download_failed")
@@ -351,7 +338,7 @@ def test_a_read_only_output_directory_is_one_typed_error_before_anything_is_sent
     _read_only(monkeypatch, out)
     port = FakeVeo3Adapter()
     with pytest.raises(OutputWriteError) as info:
-        _orchestrator(port, out, fake_clock).run(PROMPTS)
+        orchestrator_on(port, out, fake_clock).run(PROMPTS)
 
     error = info.value
     assert isinstance(error, Veo3Error) and isinstance(error, OSError)
@@ -374,7 +361,7 @@ def test_jobs_json_that_cannot_be_written_stops_the_run_before_any_submit(
 
     monkeypatch.setattr(store, "atomic_write_bytes", full)
     port = FakeVeo3Adapter()
-    orch = _orchestrator(port, tmp_path, fake_clock)
+    orch = orchestrator_on(port, tmp_path, fake_clock)
     with pytest.raises(OutputWriteError, match="No space left on device") as info:
         orch.run(PROMPTS)
     assert info.value.path == orch.jobs_path
@@ -408,7 +395,7 @@ def test_a_journal_write_failing_right_after_a_submit_names_the_operation(
     torn: bool,
 ) -> None:
     port = FakeVeo3Adapter()
-    orch = _orchestrator(port, tmp_path, fake_clock)
+    orch = orchestrator_on(port, tmp_path, fake_clock)
     refused = _journal_full_at(monkeypatch, b'"variant": "faulty"', torn=torn)
     with (
         caplog.at_level(logging.ERROR, logger="veo3_adapter"),
@@ -427,12 +414,12 @@ def test_a_journal_write_failing_right_after_a_submit_names_the_operation(
     # Nothing after it was sent; what was recorded before it is still there.
     assert [c.variant for c in port.calls_to("submit_job")] == ["alpha", "faulty"]
     monkeypatch.undo()
-    recorded = _by_variant(read_jobs_json(orch.jobs_path))
+    recorded = by_variant(read_jobs_json(orch.jobs_path))
     assert recorded["alpha"].status is JobStatus.SUBMITTED and recorded["alpha"].operation_name
     assert recorded["faulty"].status is JobStatus.PENDING and not recorded["faulty"].operation_name
 
     # Space again: the next run resumes alpha and sends the two never recorded as sent.
-    jobs = _by_variant(_orchestrator(port, tmp_path, fake_clock).run(PROMPTS))
+    jobs = by_variant(orchestrator_on(port, tmp_path, fake_clock).run(PROMPTS))
     assert all(job.status is JobStatus.DOWNLOADED for job in jobs.values())
     assert jobs["alpha"].operation_name == recorded["alpha"].operation_name
     assert [c.variant for c in port.calls_to("submit_job")] == ["alpha", "faulty"] + [
@@ -445,7 +432,7 @@ def test_a_journal_write_failing_after_a_poll_stops_the_run_naming_the_journal(
     tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = FakeVeo3Adapter()
-    orch = _orchestrator(port, tmp_path, fake_clock)
+    orch = orchestrator_on(port, tmp_path, fake_clock)
     _journal_full_at(monkeypatch, b'"status": "generated"', torn=False)
     with pytest.raises(OutputWriteError) as info:
         orch.run(PROMPTS)
@@ -453,4 +440,8 @@ def test_a_journal_write_failing_after_a_poll_stops_the_run_naming_the_journal(
     assert info.value.operation_names == ()  # every operation name was recorded before
     monkeypatch.undo()
     recorded = read_jobs_json(orch.jobs_path)
-    assert all(job.operation_name for job in recorded)
+    # Every job sent has its operation in jobs.json; with submits paced (ten a minute), the
+    # ones not yet sent when the run stopped are still pending, for resume to send.
+    sent = [job for job in recorded if job.status is not JobStatus.PENDING]
+    assert sent and all(job.operation_name for job in sent)
+    assert {job.operation_name for job in sent} == set(port.operations)

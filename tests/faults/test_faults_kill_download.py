@@ -14,8 +14,9 @@ import os
 import signal
 from pathlib import Path
 
+from _kit.adapters import AdapterFactory
 from _kit.emulator import emulator_wire
-from _kit.faults import AdapterMaker, ForkServer, ServedFactory, expected_clip, partials, wait_until
+from _kit.faults import ForkServer, ServedFactory, expected_clip, partials, wait_until
 from _kit.sdk import before_gemini_run, run_gemini
 
 from veo3_adapter import JobStatus, Veo3Orchestrator, read_jobs_json
@@ -63,7 +64,7 @@ def _has_written(clips: Path, least: int) -> bool:
 
 def test_download_killed_at_20_offsets_never_leaves_a_partial_clip(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fork_server: ForkServer,
     api_key: str,
     tmp_path: Path,

@@ -15,16 +15,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from _kit.adapters import AdapterFactory
+from _kit.clock import FakeClock
 from _kit.emulator import emulator_wire
-from _kit.faults import AdapterMaker, FaultyEmulator, ServedFactory, expected_clip, partials, tree
+from _kit.faults import FaultyEmulator, ServedFactory, expected_clip, partials, tree
+from _kit.runs import by_variant, orchestrator_on
 from _kit.sdk import needs_gemini_submit, record_submitted, run_gemini
 
-from veo3_adapter import ErrorCode, JobStatus, Veo3Job, Veo3Orchestrator, read_jobs_json
+from veo3_adapter import (
+    ErrorCode,
+    GeminiVeo3Adapter,
+    JobStatus,
+    Veo3Job,
+    Veo3Orchestrator,
+    read_jobs_json,
+)
 from veo3_adapter.emulator import Scenario, Side
 from veo3_adapter.emulator._wire import Reply
 
 if TYPE_CHECKING:
-    from _kit.clock import FakeClock, SleepRecorder
+    from _kit.clock import SleepRecorder
 
 PROMPTS = {
     "alpha": "a lighthouse at dusk [alpha]",
@@ -33,33 +43,26 @@ PROMPTS = {
 }
 
 
-class EmulatorClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _script(emulator: FaultyEmulator, fault: Scenario) -> None:
     emulator.rule("[alpha]", Scenario(video_size=300_000, chunk_size=16 * 1024))
     emulator.rule("[omega]", Scenario(video_size=200_000, running_polls=1))
     emulator.rule("[fault]", fault)
 
 
-def _orchestrator(adapter: object, out: Path, clock: FakeClock) -> Veo3Orchestrator:
-    return Veo3Orchestrator(
-        adapter,  # type: ignore[arg-type]
-        out,
-        poll_interval=10,
-        timeout=600,
-        sleep=clock.sleep,
-        clock=clock,
+def _run(
+    emulator: FaultyEmulator,
+    adapter: GeminiVeo3Adapter,
+    out: Path,
+    clock: FakeClock,
+    api_key: str,
+    prompts: dict[str, str] = PROMPTS,
+) -> tuple[Veo3Orchestrator, dict[str, Veo3Job]]:
+    """``prompts`` run to the end on ``adapter`` (on google-genai 3.x, submitted on the wire
+    first): the orchestrator, and its jobs by variant."""
+    orchestrator = orchestrator_on(adapter, out, clock)
+    return orchestrator, by_variant(
+        run_gemini(orchestrator, prompts, emulator_wire(emulator, api_key))
     )
-
-
-def _by_variant(jobs: list[Veo3Job]) -> dict[str, Veo3Job]:
-    return {job.variant: job for job in jobs}
 
 
 def _assert_others_fine(
@@ -71,7 +74,7 @@ def _assert_others_fine(
         clip = expected_clip(emulator, job.operation_name)
         assert orchestrator.clip_path(variant).read_bytes() == clip
         assert job.clip_bytes == len(clip)
-    assert _by_variant(read_jobs_json(orchestrator.jobs_path)) == jobs
+    assert by_variant(read_jobs_json(orchestrator.jobs_path)) == jobs
     assert partials(orchestrator.output_dir) == []
     assert emulator.key_leaks == []
 
@@ -100,7 +103,7 @@ def _download_statuses(emulator: FaultyEmulator, job: Veo3Job) -> list[int]:
 )
 def test_connection_reset_mid_body_is_retried(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -110,8 +113,8 @@ def test_connection_reset_mid_body_is_retried(
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(video_size=1_000_000, drop_at=300_000, ranges=ranges))
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     faulty = jobs["faulty"]
     assert faulty.status is JobStatus.DOWNLOADED, faulty.error_detail
@@ -125,7 +128,7 @@ def test_connection_reset_mid_body_is_retried(
 
 def test_a_body_that_stalls_once_hits_the_read_timeout_and_is_resumed(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -135,8 +138,7 @@ def test_a_body_that_stalls_once_hits_the_read_timeout_and_is_resumed(
     _script(emulator, Scenario(video_size=800_000, ranges=True))
     hold = emulator.hold("[fault]", 250_000)  # the first body stops sending, connection open
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, read_timeout=0.2)
-    orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     assert hold.held == 1
     faulty = jobs["faulty"]
@@ -150,7 +152,7 @@ def test_a_body_that_stalls_once_hits_the_read_timeout_and_is_resumed(
 
 def test_a_body_that_stalls_every_time_fails_only_its_job_and_resume_recovers(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -160,15 +162,14 @@ def test_a_body_that_stalls_every_time_fails_only_its_job_and_resume_recovers(
     _script(emulator, Scenario(video_size=800_000))
     hold = emulator.hold("[fault]", 1000, times=3)
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, read_timeout=0.2, attempts=3)
-    orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     assert hold.held == 3
     _assert_failed_download(orchestrator, jobs["faulty"], "ReadTimeout", "after 3 attempts")
     _assert_others_fine(emulator, orchestrator, jobs)
 
     others = {v: tree(out)[f"veo3/{v}.mp4"] for v in ("alpha", "omega")}
-    resumed = _by_variant(orchestrator.resume())
+    resumed = by_variant(orchestrator.resume())
     assert resumed["faulty"].status is JobStatus.DOWNLOADED
     assert resumed["faulty"].operation_name == jobs["faulty"].operation_name
     assert {v: tree(out)[f"veo3/{v}.mp4"] for v in others} == others  # not fetched again
@@ -177,7 +178,7 @@ def test_a_body_that_stalls_every_time_fails_only_its_job_and_resume_recovers(
 
 def test_a_5xx_storm_longer_than_the_retries_fails_the_download_then_resume_gets_it(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -185,8 +186,8 @@ def test_a_5xx_storm_longer_than_the_retries_fails_the_download_then_resume_gets
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(download_failures=(500, 502, 503, 500, 503)))
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "HTTP 503", "after 3 attempts")
@@ -194,7 +195,7 @@ def test_a_5xx_storm_longer_than_the_retries_fails_the_download_then_resume_gets
     assert noop_sleep.delays == [1.0, 2.0]  # bounded exponential backoff, then it gives up
     _assert_others_fine(emulator, orchestrator, jobs)
 
-    resumed = _by_variant(orchestrator.resume())
+    resumed = by_variant(orchestrator.resume())
     assert resumed["faulty"].status is JobStatus.DOWNLOADED
     assert _download_statuses(emulator, faulty) == [500, 502, 503, 500, 503, 200]
     assert orchestrator.clip_path("faulty").read_bytes() == expected_clip(
@@ -204,7 +205,7 @@ def test_a_5xx_storm_longer_than_the_retries_fails_the_download_then_resume_gets
 
 def test_a_5xx_storm_on_polls_keeps_the_job_waiting_until_it_passes(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -212,10 +213,11 @@ def test_a_5xx_storm_on_polls_keeps_the_job_waiting_until_it_passes(
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(poll_failures=(500, 503, 502, 500, 504, 503, 500)))
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator = orchestrator_on(adapter, out, fake_clock)
     # Submitted beforehand on every major: the run resumes them, and polls at once.
     record_submitted(orchestrator, PROMPTS, emulator_wire(emulator, api_key))
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    jobs = by_variant(orchestrator.run(PROMPTS))
 
     faulty = jobs["faulty"]
     assert faulty.status is JobStatus.DOWNLOADED, faulty.error_detail
@@ -228,15 +230,16 @@ def test_a_5xx_storm_on_polls_keeps_the_job_waiting_until_it_passes(
 @needs_gemini_submit
 def test_a_5xx_storm_on_submit_fails_only_that_submit(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
 ) -> None:
     emulator = served()
     _script(emulator, Scenario(submit_status=503))  # a rule: every submit of it is refused
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(PROMPTS))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator = orchestrator_on(adapter, out, fake_clock)
+    jobs = by_variant(orchestrator.run(PROMPTS))
 
     faulty = jobs["faulty"]
     assert (faulty.status, faulty.error_message) == (JobStatus.FAILED, "submit_failed")
@@ -249,7 +252,7 @@ def test_a_5xx_storm_on_submit_fails_only_that_submit(
 @needs_gemini_submit
 def test_429_with_retry_after_is_waited_out_on_submit(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -266,8 +269,9 @@ def test_429_with_retry_after_is_waited_out_on_submit(
     emulator.rule(first_submit, Scenario(submit_status=429, retry_after=5))
     emulator.rule("[alpha]", Scenario())
     prompts = {"alpha": PROMPTS["alpha"], "s": "a clip [submit429]"}
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(orchestrator.run(prompts))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator = orchestrator_on(adapter, out, fake_clock)
+    jobs = by_variant(orchestrator.run(prompts))
 
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(prompts, JobStatus.DOWNLOADED)
     assert noop_sleep.delays == [5.0]  # backoff alone would wait 1 s: Retry-After asked for 5
@@ -277,7 +281,7 @@ def test_429_with_retry_after_is_waited_out_on_submit(
 
 def test_429_with_retry_after_is_waited_out_on_poll_and_download(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -288,8 +292,8 @@ def test_429_with_retry_after_is_waited_out_on_poll_and_download(
     emulator.rule("[poll429]", Scenario(poll_failures=(429,), retry_after=9))
     emulator.rule("[download429]", Scenario(download_failures=(429,), retry_after=7))
     prompts = {"alpha": PROMPTS["alpha"], "p": "a clip [poll429]", "d": "a clip [download429]"}
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, prompts, emulator_wire(emulator, api_key)))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key, prompts)
 
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(prompts, JobStatus.DOWNLOADED)
     # Backoff alone would wait 1 s; each Retry-After asked for longer and got it, in order:
@@ -301,7 +305,7 @@ def test_429_with_retry_after_is_waited_out_on_poll_and_download(
 
 def test_a_short_body_on_every_attempt_fails_the_download_then_resume_gets_it(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -312,15 +316,15 @@ def test_a_short_body_on_every_attempt_fails_the_download_then_resume_gets_it(
     _script(
         emulator, Scenario(video_size=500_000, truncate_at=100_000, truncate_times=3, ranges=True)
     )
-    orchestrator = _orchestrator(make_adapter(emulator.api_base, sleep=noop_sleep), out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    adapter = make_adapter(emulator.api_base, sleep=noop_sleep)
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "after 3 attempts", "300000 bytes")
     assert _download_statuses(emulator, faulty) == [200, 206, 206]  # each resumed where it broke
     _assert_others_fine(emulator, orchestrator, jobs)
 
-    resumed = _by_variant(orchestrator.resume())
+    resumed = by_variant(orchestrator.resume())
     assert resumed["faulty"].status is JobStatus.DOWNLOADED
     assert orchestrator.clip_path("faulty").read_bytes() == expected_clip(
         emulator, faulty.operation_name
@@ -329,7 +333,7 @@ def test_a_short_body_on_every_attempt_fails_the_download_then_resume_gets_it(
 
 def test_a_body_longer_than_its_content_length_is_refused_not_retried(
     api_key: str,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     noop_sleep: SleepRecorder,
     out: Path,
@@ -348,8 +352,7 @@ def test_a_body_longer_than_its_content_length_is_refused_not_retried(
 
     emulator.rewrite("[fault]", Side.DOWNLOAD, understate)
     adapter = make_adapter(emulator.api_base, sleep=noop_sleep, transport=emulator.transport())
-    orchestrator = _orchestrator(adapter, out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
 
     faulty = jobs["faulty"]
     _assert_failed_download(orchestrator, faulty, "more than the 99000 announced")
@@ -360,24 +363,24 @@ def test_a_body_longer_than_its_content_length_is_refused_not_retried(
 
 def test_a_404_after_the_file_expired_fails_only_the_refetch(
     served: ServedFactory,
-    make_adapter: AdapterMaker,
+    make_adapter: AdapterFactory,
     fake_clock: FakeClock,
     out: Path,
     api_key: str,
 ) -> None:
-    clock = EmulatorClock()
+    clock = FakeClock(start=1000.0)
     emulator = served(clock=clock)
     two_days = 2 * 24 * 3600.0
     _script(emulator, Scenario(file_ttl=two_days))
-    orchestrator = _orchestrator(make_adapter(emulator.api_base), out, fake_clock)
-    jobs = _by_variant(run_gemini(orchestrator, PROMPTS, emulator_wire(emulator, api_key)))
+    adapter = make_adapter(emulator.api_base)
+    orchestrator, jobs = _run(emulator, adapter, out, fake_clock, api_key)
     assert {v: j.status for v, j in jobs.items()} == dict.fromkeys(PROMPTS, JobStatus.DOWNLOADED)
 
     orchestrator.clip_path("faulty").unlink()  # lost locally, and the server's copy expires
     clock.now += two_days
     before = tree(out)
     seen = len(emulator.requests)
-    resumed = _by_variant(orchestrator.resume())
+    resumed = by_variant(orchestrator.resume())
 
     _assert_failed_download(orchestrator, resumed["faulty"], "HTTP 404")
     after = tree(out)
@@ -387,4 +390,4 @@ def test_a_404_after_the_file_expired_fails_only_the_refetch(
     # Only the missing clip was asked for: its operation, then its file (404, not retried).
     asked = [(r.origin, r.status) for r in emulator.requests[seen:]]
     assert asked == [("api", 200), ("api", 404)]
-    assert _by_variant(read_jobs_json(orchestrator.jobs_path)) == resumed
+    assert by_variant(read_jobs_json(orchestrator.jobs_path)) == resumed

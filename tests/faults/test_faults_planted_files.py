@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _kit.adapters import AdapterFactory
 from _kit.emulator import emulator_wire
-from _kit.faults import AdapterMaker, ServedFactory, tree
+from _kit.faults import ServedFactory, tree
 from _kit.sdk import run_gemini
 
 from veo3_adapter import (
@@ -407,7 +408,7 @@ def test_the_cli_refuses_a_prompts_file_with_intro_and_intro(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("kind", ["a directory", "a FIFO"])
 def test_the_real_adapter_fails_only_that_job_before_fetching_its_body(
-    served: ServedFactory, make_adapter: AdapterMaker, out: Path, kind: str, api_key: str
+    served: ServedFactory, make_adapter: AdapterFactory, out: Path, kind: str, api_key: str
 ) -> None:
     emulator = served()
     adapter = make_adapter(emulator.api_base, transport=emulator.transport())

@@ -9,81 +9,32 @@ inputs, so clips made from other inputs differ, and the same inputs give the sam
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from _kit.clock import FakeClock
-from _kit.keys import make_api_key, make_token
+from _kit.images import MakeImage
+from _kit.pipeline import Pipeline
 from _kit.sdk import needs_gemini_submit
-from _kit.vertex import PROJECT, FakeCredentials
 
-from veo3_adapter import (
-    GeminiVeo3Adapter,
-    JobStatus,
-    RetryPolicy,
-    Veo3Orchestrator,
-    VertexVeo3Adapter,
-    VideoInputs,
-    read_jobs_json,
-)
-from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter import JobStatus, VideoInputs, read_jobs_json
+from veo3_adapter.emulator import Scenario
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
-MakeImage = Callable[..., Path]
 BUCKET_URI = "gs://veo3-emulator/renders/"
 
 
-class Pipeline:
-    """An emulator and one backend's adapter on it; ``orchestrator(out)`` runs jobs there."""
-
-    def __init__(self, backend: str, *, sockets: bool = False) -> None:
-        self.backend = backend
-        self.key = make_api_key()
-        self.token = make_token()
-        self.clock = FakeClock(start=1000.0)
-        self.emulator = Emulator(
-            self.key, token=self.token, clock=self.clock, sleep=self.clock.sleep, seed=7
-        )
-        self.emulator.rule("[long]", Scenario(running_polls=4))
-        self._stack = contextlib.ExitStack()
-        if sockets:
-            self.base = self._stack.enter_context(self.emulator.serve())
-            self.http = httpx.Client(follow_redirects=False, timeout=10.0)
-        else:
-            self.base = self.emulator.api_base
-            self.http = httpx.Client(transport=self.emulator.transport(), follow_redirects=False)
-        self._stack.enter_context(self.http)
-
-    def adapter(self) -> GeminiVeo3Adapter | VertexVeo3Adapter:
-        common: dict[str, Any] = {
-            "http_client": self.http,
-            "sleep": self.clock.sleep,
-            "rand": lambda: 0.0,
-            "retry": RetryPolicy(attempts=3, jitter=0.0),
-        }
-        if self.backend == "gemini":
-            return GeminiVeo3Adapter(self.key, base_url=self.base, **common)
-        return VertexVeo3Adapter(
-            project=PROJECT,
-            credentials=FakeCredentials([self.token]),
-            base_url=self.base,
-            storage_base_url=self.base,
-            output_gcs_uri=BUCKET_URI,
-            **common,
-        )
-
-    def orchestrator(self, out: Path, **kw: Any) -> Veo3Orchestrator:
-        return Veo3Orchestrator(
-            self.adapter(), out, poll_interval=10.0, sleep=self.clock.sleep, clock=self.clock, **kw
-        )
-
-    def close(self) -> None:
-        self._stack.close()
+def pipeline_on(backend: str, *, sockets: bool = False) -> Pipeline:
+    """An emulator whose ``[long]`` prompts take four polls, and ``backend``'s adapter on it."""
+    return Pipeline(
+        backend,
+        seed=7,
+        attempts=3,
+        bucket_uri=BUCKET_URI,
+        rules={"[long]": Scenario(running_polls=4)},
+        sockets=sockets,
+    )
 
 
 BACKENDS = [pytest.param("gemini", marks=needs_gemini_submit), "vertex"]
@@ -91,7 +42,7 @@ BACKENDS = [pytest.param("gemini", marks=needs_gemini_submit), "vertex"]
 
 @pytest.fixture(params=BACKENDS)
 def pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    built = Pipeline(request.param)
+    built = pipeline_on(request.param)
     yield built
     built.close()
 
@@ -196,7 +147,7 @@ def test_resume_needs_no_image(pipeline: Pipeline, image: MakeImage, tmp_path: P
 
 
 def test_image_to_video_over_sockets(image: MakeImage, tmp_path: Path) -> None:
-    pipeline = Pipeline("vertex", sockets=True)
+    pipeline = pipeline_on("vertex", sockets=True)
     try:
         orchestrator = pipeline.orchestrator(tmp_path / "out")
         (job,) = orchestrator.run(

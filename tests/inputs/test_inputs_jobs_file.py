@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _kit.images import MakeImage
 
 from veo3_adapter import (
     ErrorCode,
@@ -28,7 +28,6 @@ from veo3_adapter import (
 from veo3_adapter._inputs import read_input
 from veo3_adapter.store import job_from_dict, job_to_dict
 
-MakeImage = Callable[..., Path]
 DIGEST = "ab" * 32
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import respx
-from _kit.vertex import VertexFactory
-from _kit.wire import AdapterFactory
+from _kit.adapters import AdapterFactory, VertexFactory
+from _kit.images import MakeImage
 
 from veo3_adapter import (
     ConfigurationError,
@@ -33,14 +33,8 @@ from veo3_adapter import (
 )
 from veo3_adapter._inputs import MAX_IMAGE_BYTES
 
-MakeImage = Callable[..., Path]
 NOW = "2030-01-03T12:00:00+00:00"
 GCS_VIDEO = "gs://my-bucket/out/123/sample_0.mp4"
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "out"
 
 
 @pytest.fixture

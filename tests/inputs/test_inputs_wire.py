@@ -17,16 +17,16 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _kit.adapters import AdapterFactory, VertexFactory
+from _kit.images import MakeImage
 from _kit.sdk import needs_gemini_submit
-from _kit.vertex import LOCATION, PROJECT, FakeCredentials, VertexFactory, op_name, submit_url
-from _kit.wire import AdapterFactory
+from _kit.vertex import LOCATION, PROJECT, FakeCredentials, op_name, submit_url
 from google import genai
 from google.genai import types
 
 from veo3_adapter import DEFAULT_MODEL, GenerationOptions, JobInputs, VideoInputs
 from veo3_adapter._inputs import resolve_inputs
 
-MakeImage = Callable[..., Path]
 GEMINI_SUBMIT = (
     f"https://generativelanguage.googleapis.com/v1beta/models/{DEFAULT_MODEL}:predictLongRunning"
 )

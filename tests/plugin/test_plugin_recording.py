@@ -98,6 +98,13 @@ def recorder(
         yield recorder
 
 
+def record_gemini(pytester: pytest.Pytester, base_url: str) -> pytest.RunResult:
+    """The tests run in a subprocess, recording from the Gemini API at ``base_url``."""
+    return run_subprocess(
+        pytester, "--veo3-record-mode=once", "--veo3-backend=gemini", f"--veo3-base-url={base_url}"
+    )
+
+
 @pytest.mark.parametrize("output", ["bucket", "inline"])
 def test_record_from_vertex_on_the_emulator_then_replay_offline(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, output: str
@@ -209,12 +216,7 @@ def test_record_against_the_emulator_then_replay_offline(
     pytester.makepyfile(test_pipeline=PIPELINE_TEST)
     monkeypatch.setenv("GEMINI_API_KEY", canary)
     with emulator.serve() as base_url:
-        recorded = run_subprocess(
-            pytester,
-            "--veo3-record-mode=once",
-            "--veo3-backend=gemini",
-            f"--veo3-base-url={base_url}",
-        )
+        recorded = record_gemini(pytester, base_url)
     recorded.assert_outcomes(passed=1)
     recorded.stdout.fnmatch_lines(
         [f"veo3: record mode once from gemini against {base_url}, cassettes in *"]
@@ -412,12 +414,7 @@ def test_a_one_character_key_records_every_body_as_the_emulator_served_it(
     monkeypatch.setenv("GEMINI_API_KEY", key)
     with emulator.serve() as base_url:
         download_base = emulator.download_base
-        recorded = run_subprocess(
-            pytester,
-            "--veo3-record-mode=once",
-            "--veo3-backend=gemini",
-            f"--veo3-base-url={base_url}",
-        )
+        recorded = record_gemini(pytester, base_url)
     recorded.assert_outcomes(passed=1)
     assert emulator.key_leaks == []
 

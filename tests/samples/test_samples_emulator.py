@@ -9,85 +9,53 @@ is submitted on the wire as 2.x sends it (``sampleCount`` included) and the run 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _kit.clock import FakeClock
-from _kit.keys import make_api_key, make_token
+from _kit.pipeline import Pipeline
 from _kit.sdk import GEMINI_SUBMITS, needs_gemini_submit
-from _kit.vertex import PROJECT, FakeCredentials
 
 from veo3_adapter import (
     ErrorCode,
     GeminiVeo3Adapter,
     GenerationOptions,
     JobStatus,
-    RetryPolicy,
     Veo3Job,
     Veo3Orchestrator,
-    VertexVeo3Adapter,
     VideoInputs,
     read_jobs_json,
     write_jobs_json,
 )
 from veo3_adapter.cli._commands import status_table
-from veo3_adapter.emulator import Emulator, Scenario
+from veo3_adapter.emulator import Scenario
 from veo3_adapter.mp4 import is_mp4_file
 
 BUCKET_URI = "gs://veo3-emulator/takes/"
 TWO = {"a": GenerationOptions(number_of_videos=2)}
 
 
-class Pipeline:
-    """An emulator and one backend's adapter on it (Vertex AI: ``bucket`` or inline)."""
+class SamplesPipeline(Pipeline):
+    """An emulator whose ``[flaky]`` prompts fail the download of their second video,
+    ``[filtered]`` ones lose one video to the filters, ``[signed]`` ones redirect to a second
+    origin; and one backend's adapter on it (Vertex AI: ``bucket`` or inline)."""
 
     def __init__(self, backend: str, *, bucket: bool = True, sockets: bool = False) -> None:
-        self.backend = backend
+        super().__init__(
+            backend,
+            seed=3,
+            attempts=2,
+            bucket_uri=BUCKET_URI if bucket else None,
+            rules={
+                "[flaky]": Scenario(failed_samples=(2,)),
+                "[filtered]": Scenario(filtered_samples=1),
+                "[signed]": Scenario(cross_origin=True, running_polls=2),
+            },
+            sockets=sockets,
+        )
         self.bucket = bucket
-        self.key = make_api_key()
-        self.token = make_token()
-        self.clock = FakeClock(start=1000.0)
-        self.emulator = Emulator(
-            self.key, token=self.token, clock=self.clock, sleep=self.clock.sleep, seed=3
-        )
-        self.emulator.rule("[flaky]", Scenario(failed_samples=(2,)))
-        self.emulator.rule("[filtered]", Scenario(filtered_samples=1))
-        self.emulator.rule("[signed]", Scenario(cross_origin=True, running_polls=2))
-        self._stack = contextlib.ExitStack()
-        if sockets:
-            self.base = self._stack.enter_context(self.emulator.serve())
-            self.http = httpx.Client(follow_redirects=False, timeout=10.0)
-        else:
-            self.base = self.emulator.api_base
-            self.http = httpx.Client(transport=self.emulator.transport(), follow_redirects=False)
-        self._stack.enter_context(self.http)
-
-    def adapter(self) -> GeminiVeo3Adapter | VertexVeo3Adapter:
-        common: dict[str, Any] = {
-            "http_client": self.http,
-            "sleep": self.clock.sleep,
-            "rand": lambda: 0.0,
-            "retry": RetryPolicy(attempts=2, jitter=0.0),
-        }
-        if self.backend == "gemini":
-            return GeminiVeo3Adapter(self.key, base_url=self.base, **common)
-        return VertexVeo3Adapter(
-            project=PROJECT,
-            credentials=FakeCredentials([self.token]),
-            base_url=self.base,
-            storage_base_url=self.base,
-            output_gcs_uri=BUCKET_URI if self.bucket else None,
-            **common,
-        )
-
-    def orchestrator(self, out: Path) -> Veo3Orchestrator:
-        return Veo3Orchestrator(
-            self.adapter(), out, poll_interval=10.0, sleep=self.clock.sleep, clock=self.clock
-        )
 
     def first_run(
         self,
@@ -123,9 +91,6 @@ class Pipeline:
         """The videos of ``job``'s operation the emulator has sent, by video (0: the first)."""
         return dict(self.emulator.operations[job.operation_name].sample_bodies)
 
-    def close(self) -> None:
-        self._stack.close()
-
 
 PIPELINES = [
     pytest.param(("gemini", True), id="gemini"),
@@ -135,18 +100,18 @@ PIPELINES = [
 
 
 @pytest.fixture(params=PIPELINES)
-def pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+def pipeline(request: pytest.FixtureRequest) -> Iterator[SamplesPipeline]:
     backend, bucket = request.param
-    built = Pipeline(backend, bucket=bucket)
+    built = SamplesPipeline(backend, bucket=bucket)
     yield built
     built.close()
 
 
 @pytest.fixture(params=PIPELINES[:2])
-def fetching(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+def fetching(request: pytest.FixtureRequest) -> Iterator[SamplesPipeline]:
     """A pipeline whose videos are downloaded, not sent inline in the operation."""
     backend, bucket = request.param
-    built = Pipeline(backend, bucket=bucket)
+    built = SamplesPipeline(backend, bucket=bucket)
     yield built
     built.close()
 
@@ -155,7 +120,9 @@ def clips(out: Path, *names: str) -> list[bytes]:
     return [(out / "veo3" / name).read_bytes() for name in names]
 
 
-def test_two_videos_give_two_valid_different_clips(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_two_videos_give_two_valid_different_clips(
+    pipeline: SamplesPipeline, tmp_path: Path
+) -> None:
     orch = pipeline.orchestrator(tmp_path)
     (job,) = pipeline.first_run(orch, {"a": "a lighthouse at dusk"}, TWO)
 
@@ -176,7 +143,7 @@ def test_two_videos_give_two_valid_different_clips(pipeline: Pipeline, tmp_path:
 
 
 def test_one_of_two_videos_failing_fails_the_job_and_keeps_the_other(
-    fetching: Pipeline, tmp_path: Path
+    fetching: SamplesPipeline, tmp_path: Path
 ) -> None:
     pipeline = fetching
     orch = pipeline.orchestrator(tmp_path)
@@ -198,14 +165,21 @@ def test_one_of_two_videos_failing_fails_the_job_and_keeps_the_other(
     assert (veo3 / "a.mp4").stat().st_ino == kept.st_ino  # never written again
 
 
-def test_resume_after_losing_the_second_clip_fetches_only_it(
-    pipeline: Pipeline, tmp_path: Path
+DAMAGES: dict[str, Callable[[Path], object]] = {
+    "lost": Path.unlink,
+    "broken": lambda clip: clip.write_bytes(b"not a video"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_resume_fetches_only_a_lost_or_broken_second_clip(
+    pipeline: SamplesPipeline, tmp_path: Path, damage: Callable[[Path], object]
 ) -> None:
     orch = pipeline.orchestrator(tmp_path)
     (job,) = pipeline.first_run(orch, {"a": "a lighthouse at dawn"}, TWO)
     first, second = tmp_path / "veo3" / "a.mp4", tmp_path / "veo3" / "a~2.mp4"
     kept, data = first.stat(), second.read_bytes()
-    second.unlink()
+    damage(second)
 
     orch = pipeline.orchestrator(tmp_path)
     (resumed,) = orch.resume()
@@ -216,24 +190,8 @@ def test_resume_after_losing_the_second_clip_fetches_only_it(
     assert orch.last_run is not None and orch.last_run.resumed == ("a",)
 
 
-def test_a_broken_second_clip_is_fetched_again_by_resume(
-    pipeline: Pipeline, tmp_path: Path
-) -> None:
-    orch = pipeline.orchestrator(tmp_path)
-    (job,) = pipeline.first_run(orch, {"a": "a lighthouse in fog"}, TWO)
-    first, second = tmp_path / "veo3" / "a.mp4", tmp_path / "veo3" / "a~2.mp4"
-    kept, data = first.stat(), second.read_bytes()
-    second.write_bytes(b"not a video")
-
-    (resumed,) = orch.resume()
-
-    assert resumed.status is JobStatus.DOWNLOADED and second.read_bytes() == data
-    assert first.stat().st_ino == kept.st_ino
-    assert pipeline.bodies(job) == ({0: 1, 1: 2} if pipeline.bucket else {})
-
-
 def test_running_again_with_every_clip_valid_sends_nothing(
-    pipeline: Pipeline, tmp_path: Path
+    pipeline: SamplesPipeline, tmp_path: Path
 ) -> None:
     prompts = {"a": "a lighthouse at night"}
     (job,) = pipeline.first_run(pipeline.orchestrator(tmp_path), prompts, TWO)
@@ -248,7 +206,7 @@ def test_running_again_with_every_clip_valid_sends_nothing(
 
 @pytest.mark.parametrize("backend", [pytest.param("gemini", marks=needs_gemini_submit), "vertex"])
 def test_running_again_with_a_clip_missing_generates_again(backend: str, tmp_path: Path) -> None:
-    pipeline = Pipeline(backend)
+    pipeline = SamplesPipeline(backend)
     try:
         prompts = {"a": "a lighthouse by the sea"}
         (job,) = pipeline.orchestrator(tmp_path).run(prompts, options=TWO)
@@ -265,7 +223,7 @@ def test_running_again_with_a_clip_missing_generates_again(backend: str, tmp_pat
 
 
 def test_fewer_videos_than_asked_for_is_downloaded_with_a_note(
-    pipeline: Pipeline, tmp_path: Path
+    pipeline: SamplesPipeline, tmp_path: Path
 ) -> None:
     prompts = {"a": "a lighthouse [filtered]"}
     orch = pipeline.orchestrator(tmp_path)
@@ -285,7 +243,7 @@ def test_fewer_videos_than_asked_for_is_downloaded_with_a_note(
 
 @pytest.mark.parametrize("backend", [pytest.param("gemini", marks=needs_gemini_submit), "vertex"])
 def test_an_extension_continues_the_first_video(backend: str, tmp_path: Path) -> None:
-    pipeline = Pipeline(backend)
+    pipeline = SamplesPipeline(backend)
     try:
         orch = pipeline.orchestrator(tmp_path)
         (first,) = orch.run({"a": "a lighthouse at dusk"}, options=TWO)
@@ -298,7 +256,7 @@ def test_an_extension_continues_the_first_video(backend: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("backend", ["gemini", "vertex"])
 def test_two_videos_over_sockets(backend: str, tmp_path: Path) -> None:
-    pipeline = Pipeline(backend, sockets=True)
+    pipeline = SamplesPipeline(backend, sockets=True)
     try:
         orch = pipeline.orchestrator(tmp_path)
         prompts = {"a": "a lighthouse [signed]", "b": "a lighthouse [flaky]"}
@@ -315,7 +273,7 @@ def test_two_videos_over_sockets(backend: str, tmp_path: Path) -> None:
         pipeline.close()
 
 
-def gemini_submit(pipeline: Pipeline, parameters: dict[str, Any]) -> httpx.Response:
+def gemini_submit(pipeline: SamplesPipeline, parameters: dict[str, Any]) -> httpx.Response:
     return pipeline.http.post(
         f"{pipeline.base}/v1beta/models/veo-3.1-generate-001:predictLongRunning",
         json={"instances": [{"prompt": "a lighthouse"}], "parameters": parameters},
@@ -325,7 +283,7 @@ def gemini_submit(pipeline: Pipeline, parameters: dict[str, Any]) -> httpx.Respo
 
 @pytest.mark.parametrize("count", [0, 5, "2", True, 1.5])
 def test_the_emulator_refuses_a_sample_count_the_api_does_not_take(count: object) -> None:
-    pipeline = Pipeline("gemini")
+    pipeline = SamplesPipeline("gemini")
     try:
         answer = gemini_submit(pipeline, {"sampleCount": count})
         assert answer.status_code == 400
@@ -335,7 +293,7 @@ def test_the_emulator_refuses_a_sample_count_the_api_does_not_take(count: object
 
 
 def test_the_emulator_answers_each_video_with_a_file_of_its_own() -> None:
-    pipeline = Pipeline("gemini")
+    pipeline = SamplesPipeline("gemini")
     try:
         name = gemini_submit(pipeline, {"sampleCount": 3}).json()["name"]
         done = pipeline.http.get(

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _kit.adapters import AdapterFactory, VertexFactory
 from _kit.sdk import needs_gemini_submit
 from _kit.vertex import (
     BUCKET,
@@ -23,21 +24,21 @@ from _kit.vertex import (
     PROJECT,
     STORAGE,
     FakeCredentials,
-    VertexFactory,
-    done_inline,
+    bucket_video,
     goog_hash,
+    inline_video,
     op_name,
+    operation_done,
     poll_url,
     submit_url,
 )
-from _kit.wire import AdapterFactory, Wire
+from _kit.wire import Wire
 from google import genai
 from google.genai import types
 
 from veo3_adapter import DEFAULT_MODEL, GenerationOptions, JobStatus, Veo3Job
 from veo3_adapter.mp4 import iter_mp4, sample_clip
 
-RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
 REASON = "The video was removed by the safety filters."
 
 
@@ -188,8 +189,7 @@ def test_vertex_writes_each_inline_video(
     make_vertex: VertexFactory, router: respx.MockRouter, tmp_path: Path
 ) -> None:
     name = op_name()
-    body = done_inline(name, clip("first"))
-    body["response"]["videos"].append(done_inline(name, clip("second"))["response"]["videos"][0])
+    body = operation_done(name, inline_video(clip("first")), inline_video(clip("second")))
     router.post(poll_url()).respond(200, json=body)
     adapter = make_vertex()
 
@@ -205,20 +205,8 @@ def test_vertex_streams_each_bucket_object(
 ) -> None:
     name = op_name()
     objects = [f"out/123/sample_{i}.mp4" for i in range(2)]
-    router.post(poll_url()).respond(
-        200,
-        json={
-            "name": name,
-            "done": True,
-            "response": {
-                "@type": RESPONSE_TYPE,
-                "raiMediaFilteredCount": 0,
-                "videos": [
-                    {"gcsUri": f"gs://{BUCKET}/{o}", "mimeType": "video/mp4"} for o in objects
-                ],
-            },
-        },
-    )
+    videos = [bucket_video(f"gs://{BUCKET}/{o}") for o in objects]
+    router.post(poll_url()).respond(200, json=operation_done(name, *videos))
     routes = [
         router.get(f"{STORAGE}/storage/v1/b/{BUCKET}/o/{o.replace('/', '%2F')}").respond(
             200, content=clip(o), headers=goog_hash(clip(o))

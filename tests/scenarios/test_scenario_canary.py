@@ -3,12 +3,12 @@ must find nothing there, yet find each kind of secret planted in a copy."""
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 
 import pytest
 from _kit.keys import make_api_key
+from _kit.logs import every_log_line
 from _kit.sdk import needs_gemini_submit
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
@@ -28,25 +28,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[
     """
     out = tmp_path_factory.mktemp("canary")
     canary = make_api_key()
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            text = self.format(record)
-            if record.exc_info and record.exc_info[1] is not None:
-                text += repr(record.exc_info[1])
-            lines.append(text)
-
-    handler = Collect(level=logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with every_log_line() as lines:
         written = record_scenarios(out / "cassettes", key=canary, jobs_dir=out / "jobs")
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
     assert sorted(p.name for p in written) == sorted(f"{n}.yaml" for n in SCENARIO_CASSETTES)
     return out, canary, lines
 

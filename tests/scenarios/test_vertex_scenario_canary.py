@@ -3,7 +3,6 @@ cassette or a log record, the audit finds nothing there, yet finds each of them 
 
 from __future__ import annotations
 
-import logging
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _kit.keys import make_api_key, make_token
+from _kit.logs import every_log_line
 
 from pytest_veo3.scenarios import SCENARIO_CASSETTES, record_scenarios
 from veo3_adapter import cli
@@ -48,16 +48,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         [],
     )
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            canary.lines.append(self.format(record))
-
-    handler = Collect(level=logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with every_log_line() as lines:
         written = record_scenarios(
             canary.cassettes,
             key=canary.key,
@@ -67,9 +58,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
             names=VERTEX,
             jobs_dir=out / "jobs",
         )
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
+    canary.lines.extend(lines)
     assert sorted(p.stem for p in written) == sorted(VERTEX)
     return canary
 

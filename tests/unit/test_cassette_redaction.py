@@ -3,11 +3,12 @@ and nothing else touched, however short the key."""
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import json
 import logging
 import re
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import vcr
 import yaml
+from _kit.keys import WRITTEN
 from vcr.request import Request
 
 from pytest_veo3.cassette import (
@@ -153,6 +155,25 @@ def test_credential_request_headers_and_parameters_are_dropped(short: bool, api_
     assert request.body == body
 
 
+@contextlib.contextmanager
+def recording(
+    path: Path, key: str, serve: Callable[[httpx.Request], httpx.Response]
+) -> Iterator[httpx.Client]:
+    """A client whose requests ``serve`` answers, recorded into the cassette ``path`` with
+    ``key`` scrubbed."""
+    with (
+        open_cassette(
+            path,
+            mode=RecordMode.ONCE,
+            secrets=(key,),
+            base_url=API,
+            inner=httpx.MockTransport(serve),
+        ) as cassette,
+        httpx.Client(transport=cassette.transport) as client,
+    ):
+        yield client
+
+
 def test_a_recording_holds_no_echoed_key_and_every_body_as_served(tmp_path: Path) -> None:
     """The live download flow recorded with a one-character key: the echoed key header is
     gone, and the bodies and headers that contain the letter are stored untouched."""
@@ -166,16 +187,7 @@ def test_a_recording_holds_no_echoed_key_and_every_body_as_served(tmp_path: Path
         return httpx.Response(302, headers={"Location": MEDIA, **echoed}, content=REDIRECT_BODY)
 
     path = tmp_path / "download.yaml"
-    with (
-        open_cassette(
-            path,
-            mode=RecordMode.ONCE,
-            secrets=(key,),
-            base_url=API,
-            inner=httpx.MockTransport(serve),
-        ) as cassette,
-        httpx.Client(transport=cassette.transport) as client,
-    ):
+    with recording(path, key, serve) as client:
         assert client.get(FILE, headers={API_KEY_HEADER: key}).status_code == 302
         assert client.get(MEDIA, headers={API_KEY_HEADER: key}).content == video
 
@@ -208,16 +220,7 @@ def test_vcrpy_logs_no_echoed_key(
         return httpx.Response(302, headers={"Location": MEDIA, **echoed}, content=REDIRECT_BODY)
 
     caplog.set_level(logging.DEBUG)
-    with (
-        open_cassette(
-            tmp_path / "c.yaml",
-            mode=RecordMode.ONCE,
-            secrets=(api_key,),
-            base_url=API,
-            inner=httpx.MockTransport(serve),
-        ) as cassette,
-        httpx.Client(transport=cassette.transport) as client,
-    ):
+    with recording(tmp_path / "c.yaml", api_key, serve) as client:
         assert client.get(FILE, headers={API_KEY_HEADER: api_key}).status_code == 302
 
     assert any(r.name == "vcr.cassette" and "Appending" in r.getMessage() for r in caplog.records)
@@ -252,22 +255,10 @@ def test_shipped_cassettes_hold_no_signed_download_url(name: str) -> None:
         assert all(v == REDACTED for v in values), url
 
 
-def _u_escaped(text: str, first: int = 0, last: int | None = None) -> str:
-    last = len(text) if last is None else last
-    return "".join(f"\\u{ord(c):04x}" if first <= i < last else c for i, c in enumerate(text))
+WRITTEN_HERE = ("base64", "url-safe", "percent-upper", "u-escaped", "first-escaped")
 
 
-@pytest.mark.parametrize(
-    "encode",
-    [
-        lambda k: base64.b64encode(b'{"key": "' + k.encode() + b'"}').decode(),
-        lambda k: base64.urlsafe_b64encode(b"\xfb\xff" + k.encode()).decode(),
-        lambda k: "".join(f"%{b:02X}" for b in k.encode()),
-        lambda k: _u_escaped(k),
-        lambda k: _u_escaped(k, 0, 1),
-    ],
-    ids=["base64", "url-safe-base64", "percent-encoded", "u-escaped", "first-u-escaped"],
-)
+@pytest.mark.parametrize("encode", [WRITTEN[name] for name in WRITTEN_HERE], ids=WRITTEN_HERE)
 def test_the_key_is_scrubbed_in_every_encoding(encode: object) -> None:
     """Bodies, header values and URIs: the known key (here not key-shaped, so only its value
     can find it) base64-encoded, percent-encoded or \\u-escaped becomes the marker."""

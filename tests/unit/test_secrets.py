@@ -6,7 +6,7 @@ import base64
 import secrets
 
 import pytest
-from _kit.keys import make_api_key, make_token
+from _kit.keys import WRITTEN, make_api_key, make_token, u_escaped
 
 from veo3_adapter._secrets import (
     BASE64_CANDIDATE,
@@ -83,16 +83,12 @@ def test_redacting_twice_changes_nothing(marker_in: str) -> None:
 # -- the same secret written another way -----------------------------------------------------
 
 
-def _escape_all(text: str) -> str:
-    return "".join(f"\\u{ord(c):04x}" for c in text)
-
-
 def test_encoded_variants_of_a_secret() -> None:
     key = make_api_key()
     variants = list(encoded_variants(key))
     assert base64.b64encode(key.encode()).decode() in variants  # 39 bytes: whole groups
     assert "".join(f"%{b:02X}" for b in key.encode()) in variants
-    assert _escape_all(key) in variants
+    assert u_escaped(key) in variants
     for padding in (b"", b"x", b"xy"):  # any alignment inside a longer base64 text
         encoded = base64.b64encode(padding + key.encode() + b"tail").decode()
         assert any(form in encoded for form in base64_forms(key.encode()))
@@ -100,19 +96,10 @@ def test_encoded_variants_of_a_secret() -> None:
         assert any(form in url_safe for form in variants)
 
 
-@pytest.mark.parametrize(
-    "write",
-    [
-        lambda k: base64.b64encode(b'{"key": "' + k.encode() + b'"}').decode(),
-        lambda k: base64.urlsafe_b64encode(b"\xfb\xff" + k.encode()).decode(),
-        lambda k: "".join(f"%{b:02x}" for b in k.encode()),
-        lambda k: _escape_all(k),
-        lambda k: f"\\u{ord(k[0]):04x}" + k[1:],  # one character escaped
-        lambda k: k[:5] + "%" + f"{ord(k[5]):02X}" + k[6:],
-        lambda k: "".join(f"\\x{b:02X}" for b in k.encode()),
-    ],
-    ids=["base64", "url-safe", "percent", "u-escaped", "first-escaped", "one-percent", "x"],
-)
+WRITTEN_HERE = ("base64", "url-safe", "percent", "u-escaped", "first-escaped", "one-percent", "x")
+
+
+@pytest.mark.parametrize("write", [WRITTEN[name] for name in WRITTEN_HERE], ids=WRITTEN_HERE)
 def test_a_given_secret_is_replaced_in_every_encoding(write: object) -> None:
     assert callable(write)
     secret = "k-" + secrets.token_hex(12)  # no key shape: only the literal can find it

@@ -10,8 +10,9 @@ import google.auth.exceptions
 import httpx
 import pytest
 import respx
+from _kit.adapters import VertexFactory
 from _kit.keys import make_api_key
-from _kit.vertex import PROJECT, FakeCredentials, VertexFactory, op_name, submit_url
+from _kit.vertex import PROJECT, FakeCredentials, op_name, submit_url
 
 import veo3_adapter
 from veo3_adapter import (

@@ -14,14 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
+from _kit.adapters import retries
 from _kit.clock import FakeClock
+from _kit.emulator import EXPECTED, MODEL, variant_of
 from _kit.keys import make_api_key
+from _kit.pipeline import open_client
+from _kit.runs import orchestrator_on
 from _kit.vertex import PROJECT, FakeCredentials
 
 from veo3_adapter import (
     ErrorCode,
     JobStatus,
-    RetryPolicy,
     Veo3Orchestrator,
     VertexVeo3Adapter,
     read_jobs_json,
@@ -31,27 +34,6 @@ from veo3_adapter.emulator._vertex import EXPRESS_PROJECT
 from veo3_adapter.mp4 import is_mp4_file, sample_clip
 
 BUCKET_URI = "gs://veo3-emulator/renders/"
-MODEL = "veo-3.1-generate-001"
-REFUSING = ("quota_exhausted_daily",)
-EXPECTED: dict[str, tuple[JobStatus, str]] = {
-    "success": (JobStatus.DOWNLOADED, ""),
-    "rai_filtered": (JobStatus.FAILED, ErrorCode.RAI_FILTERED.value),
-    "operation_error": (JobStatus.FAILED, ErrorCode.GENERATION_FAILED.value),
-    "download_not_found": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "download_forbidden": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "download_server_error": (JobStatus.DOWNLOADED, ""),
-    "rate_limited": (JobStatus.DOWNLOADED, ""),
-    "truncated_download": (JobStatus.DOWNLOADED, ""),
-    "expired": (JobStatus.FAILED, ErrorCode.DOWNLOAD_FAILED.value),
-    "slow_download": (JobStatus.DOWNLOADED, ""),
-    "dropped_connection": (JobStatus.DOWNLOADED, ""),
-    "cross_origin_redirect": (JobStatus.DOWNLOADED, ""),
-    "ranged_download": (JobStatus.DOWNLOADED, ""),
-}
-
-
-def variant_of(name: str) -> str:
-    return name.replace("_", "-")
 
 
 class Pipeline:
@@ -71,16 +53,12 @@ class Pipeline:
             base_url=self.base,
             storage_base_url=self.base,
             http_client=self.http,
-            sleep=self.clock.sleep,
-            rand=lambda: 0.0,
-            retry=RetryPolicy(attempts=4, jitter=0.0),
+            **retries(4, self.clock.sleep),
             **settings,
         )
 
-    def orchestrator(self, adapter: VertexVeo3Adapter, out: Path, **kw: Any) -> Veo3Orchestrator:
-        return Veo3Orchestrator(
-            adapter, out, poll_interval=10.0, sleep=self.clock.sleep, clock=self.clock, **kw
-        )
+    def orchestrator(self, adapter: VertexVeo3Adapter, out: Path) -> Veo3Orchestrator:
+        return orchestrator_on(adapter, out, self.clock)
 
 
 @pytest.fixture(params=["in-process", "sockets"])
@@ -91,13 +69,7 @@ def pipeline(request: pytest.FixtureRequest, token: str) -> Iterator[Pipeline]:
         emulator.rule(f"[{name}]", Scenario.named(name, running_polls=1))
     emulator.rule("[permission_denied]", Scenario(submit_status=403))
     with contextlib.ExitStack() as stack:
-        if request.param == "sockets":
-            base = stack.enter_context(emulator.serve())
-            http = httpx.Client(follow_redirects=False, timeout=10.0)
-        else:
-            base = emulator.api_base
-            http = httpx.Client(transport=emulator.transport(), follow_redirects=False)
-        stack.enter_context(http)
+        base, http = open_client(emulator, stack, sockets=request.param == "sockets")
         yield Pipeline(emulator, base, http, clock)
 
 

@@ -12,10 +12,10 @@ import google_crc32c
 import httpx
 import pytest
 from _kit.keys import make_api_key, make_token
-from _kit.vertex import PROJECT
+from _kit.vertex import PROJECT, done_inline
 
 from veo3_adapter.emulator import Emulator, Scenario
-from veo3_adapter.emulator._vertex import EXPRESS_PROJECT, RESPONSE_TYPE
+from veo3_adapter.emulator._vertex import EXPRESS_PROJECT
 from veo3_adapter.mp4 import sample_clip
 
 MODEL = "veo-3.1-generate-001"
@@ -112,20 +112,7 @@ def test_a_poll_must_name_an_operation_of_the_model_in_its_url(vertex: Vertex) -
     other = SCOPE.replace(MODEL, "veo-3.1-fast-generate-001")
     assert vertex.fetch(name, scope=other).status_code == 400
     assert vertex.fetch(name.replace(name[-8:], "00000000")).status_code == 404
-    assert vertex.fetch(name).json() == {
-        "name": name,
-        "done": True,
-        "response": {
-            "@type": RESPONSE_TYPE,
-            "raiMediaFilteredCount": 0,
-            "videos": [
-                {
-                    "bytesBase64Encoded": base64.b64encode(sample_clip()).decode(),
-                    "mimeType": "video/mp4",
-                }
-            ],
-        },
-    }
+    assert vertex.fetch(name).json() == done_inline(name, sample_clip())
 
 
 def test_submit_refusals_in_vertex_shapes(vertex: Vertex) -> None:

@@ -9,11 +9,11 @@ import google.auth.exceptions
 import httpx
 import pytest
 import respx
+from _kit.adapters import VertexFactory
 from _kit.keys import make_api_key
 from _kit.vertex import (
     EXPRESS,
     FakeCredentials,
-    VertexFactory,
     error_body,
     error_info,
     op_name,

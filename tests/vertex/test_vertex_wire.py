@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from _kit.adapters import VertexFactory
 from _kit.keys import make_api_key
 from _kit.vertex import (
     BUCKET,
@@ -20,7 +21,6 @@ from _kit.vertex import (
     OBJECT_URL,
     STORAGE,
     FakeCredentials,
-    VertexFactory,
     done_bucket,
     done_filtered,
     done_inline,
