@@ -1,6 +1,6 @@
 """End to end on the emulator, both backends: image-to-video, first and last frame, three
 reference images, and the extension of a previous variant, through the orchestrator, the
-real adapter and google-genai. In-process; one case over loopback sockets too.
+real adapter and google-genai, each in-process and over loopback sockets.
 
 The emulator checks each input as the API does and seeds each clip with the digest of its
 inputs, so clips made from other inputs differ, and the same inputs give the same clip.
@@ -38,11 +38,18 @@ def pipeline_on(backend: str, *, sockets: bool = False) -> Pipeline:
 
 
 BACKENDS = [pytest.param("gemini", marks=needs_gemini_submit), "vertex"]
+TRANSPORTS = {"in-process": False, "sockets": True}
+
+
+@pytest.fixture(params=TRANSPORTS.values(), ids=TRANSPORTS.keys())
+def sockets(request: pytest.FixtureRequest) -> bool:
+    """Whether the pipeline reaches the emulator over loopback sockets (else in-process)."""
+    return bool(request.param)
 
 
 @pytest.fixture(params=BACKENDS)
-def pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    built = pipeline_on(request.param)
+def pipeline(request: pytest.FixtureRequest, sockets: bool) -> Iterator[Pipeline]:
+    built = pipeline_on(request.param, sockets=sockets)
     yield built
     built.close()
 
@@ -146,15 +153,11 @@ def test_resume_needs_no_image(pipeline: Pipeline, image: MakeImage, tmp_path: P
     assert job.inputs == timed_out.inputs and job.operation_name == timed_out.operation_name
 
 
-def test_image_to_video_over_sockets(image: MakeImage, tmp_path: Path) -> None:
-    pipeline = pipeline_on("vertex", sockets=True)
-    try:
-        orchestrator = pipeline.orchestrator(tmp_path / "out")
-        (job,) = orchestrator.run(
-            {"clip": "a cat"}, inputs={"clip": VideoInputs(image=image("cat.webp", "webp"))}
-        )
-    finally:
-        pipeline.close()
+def test_image_to_video(pipeline: Pipeline, image: MakeImage, tmp_path: Path) -> None:
+    orchestrator = pipeline.orchestrator(tmp_path / "out")
+    (job,) = orchestrator.run(
+        {"clip": "a cat"}, inputs={"clip": VideoInputs(image=image("cat.webp", "webp"))}
+    )
     assert job.status is JobStatus.DOWNLOADED, job.error_detail
     assert is_mp4_file(orchestrator.clip_path("clip"))
     assert orchestrator.clip_path("clip").read_bytes() != sample_clip()
