@@ -66,7 +66,10 @@ def test_orchestrator_killed_at_random_moments_always_resumes(
     seen_journal = 0
     for round_ in range(KILLS):
         pid = fork_server.start("orchestrate", out=str(out), prompt_size=9000, batch=4)
-        time.sleep(rand.uniform(0.005, 0.04) if round_ else 0.05)
+        if round_:
+            time.sleep(rand.uniform(0.005, 0.04))
+        else:  # the first kill comes once there is something to lose, however busy the host
+            _wait_for(jobs_path)
         # Still running when killed: its resume of what the last kill left did not fail.
         assert _killed(fork_server.kill(pid)), fork_server.log_text()
         seen_journal += journal_path(jobs_path).exists()
@@ -80,6 +83,15 @@ def test_orchestrator_killed_at_random_moments_always_resumes(
     assert partials(out) == []
     assert not journal_path(jobs_path).exists()
     assert read_jobs_json(jobs_path) == final
+
+
+def _wait_for(path: Path, polls: int = 2000) -> None:
+    """Return once ``path`` exists (polling every 5 ms, for at most ``polls`` polls)."""
+    for _ in range(polls):
+        if path.exists():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{path} never appeared")
 
 
 class _StillRunning(FakeVeo3Adapter):
