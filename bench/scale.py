@@ -3,15 +3,15 @@
 Every run gets a fresh emulator in its own process on loopback, 50 ms added before every
 answer, a 5 s generation (a poll answers "running" until 5 s after the submit arrived),
 2 MiB clips sent at 50 MB/s each; and a fresh client process, so that its peak RSS (VmHWM)
-and CPU time are its own. Two clients, both the real ``GeminiVeo3Adapter`` (one
-``httpx.Client``), both polling every 0.2 s:
+and CPU time are its own. Two clients, both ``Veo3Orchestrator.run`` on the real
+``GeminiVeo3Adapter`` (one ``httpx.Client``), both polling every 0.2 s, no submit pacing
+(the emulator has no quota):
 
-- serial: today's ``Veo3Orchestrator.run``, one thread: the baseline;
-- scheduler: ``veo3_adapter._scheduler.Scheduler`` driving the same adapter directly (the
-  orchestrator is not wired to it yet), every change written to jobs.json's journal as the
-  orchestrator writes it, under the same lock: the candidate.
+- serial: ``concurrency=1``, one request at a time, as the orchestrator ran before it
+  drove jobs concurrently: the baseline;
+- concurrent: ``concurrency=32``, ``downloads=32``: the candidate.
 
-ideal: one clip alone through the serial orchestrator, measured in the same run (one submit,
+ideal: one clip alone through the serial client, measured in the same run (one submit,
 one generation, one download). wall / ideal near 1 means N clips take about as long as one.
 
     .venv/bin/python bench/scale.py [--quick] [--sizes 20,100,300,1000] [--serial-max 300]
@@ -79,28 +79,16 @@ class Network:
 
 @dataclass(frozen=True)
 class Tuning:
-    """The scheduler's settings in this benchmark (the emulator has no quota: no pacing)."""
+    """The candidate's settings in this benchmark."""
 
     concurrency: int = 32
     downloads: int = 32
-    poll_growth: float = 1.0
-    max_poll_interval: float = 1.0
 
     def args(self) -> list[str]:
-        return [
-            f"--concurrency={self.concurrency}",
-            f"--downloads={self.downloads}",
-            f"--poll-growth={self.poll_growth}",
-            f"--max-poll-interval={self.max_poll_interval}",
-        ]
+        return [f"--concurrency={self.concurrency}", f"--downloads={self.downloads}"]
 
     def __str__(self) -> str:
-        polls = (
-            f"poll interval growing x{self.poll_growth:g} up to {self.max_poll_interval:g} s"
-            if self.poll_growth > 1
-            else "fixed poll interval"
-        )
-        return f"concurrency {self.concurrency}, downloads {self.downloads}, {polls}"
+        return f"concurrency {self.concurrency}, downloads {self.downloads}"
 
 
 # -- the server process --------------------------------------------------------------------
@@ -181,13 +169,17 @@ def client(mode: str, n: int, api: str, key: str, net: Network, tuning: Tuning) 
         adapter = GeminiVeo3Adapter(key, base_url=api, http_client=http)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, start = usage.ru_utime + usage.ru_stime, time.perf_counter()
-        if mode == "serial":
-            orchestrator = Veo3Orchestrator(
-                adapter, Path(tmp), poll_interval=net.poll_interval, timeout=RUN_TIMEOUT
-            )
-            final = orchestrator.run(prompts)
-        else:
-            final = _scheduled(adapter, Path(tmp), prompts, net, tuning)
+        concurrent = mode == "concurrent"
+        orchestrator = Veo3Orchestrator(
+            adapter,
+            Path(tmp),
+            poll_interval=net.poll_interval,
+            timeout=RUN_TIMEOUT,
+            concurrency=tuning.concurrency if concurrent else 1,
+            downloads=tuning.downloads if concurrent else 1,
+            submit_rate=None,  # the emulator has no quota to stay under
+        )
+        final = orchestrator.run(prompts)
         wall = time.perf_counter() - start
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu = usage.ru_utime + usage.ru_stime - cpu0
@@ -206,57 +198,6 @@ def client(mode: str, n: int, api: str, key: str, net: Network, tuning: Tuning) 
         "threads": threading.active_count(),
     }
     print(json.dumps(result), flush=True)
-
-
-def _scheduled(
-    adapter: Any,
-    out: Path,
-    prompts: dict[str, str],
-    net: Network,
-    tuning: Tuning,
-) -> list[Any]:
-    """The scheduler on the adapter, writing changes as ``Veo3Orchestrator._set`` does."""
-    import dataclasses
-
-    from veo3_adapter import Veo3Job
-    from veo3_adapter._scheduler import Pacing, Scheduler
-    from veo3_adapter.clock import utc_now
-    from veo3_adapter.store import JobsJournal, locked_for_writing, storable
-
-    clips = out / "veo3"
-    clips.mkdir(parents=True)
-    path = clips / "jobs.json"
-    stamp = utc_now()
-    jobs = {
-        v: Veo3Job(variant=v, prompt=p, created_at=stamp, updated_at=stamp)
-        for v, p in prompts.items()
-    }
-    with locked_for_writing(path):
-        journal = JobsJournal(path)
-        journal.backend = adapter.describe()
-        journal.snapshot(list(jobs.values()))
-
-        def record(job: Veo3Job) -> Veo3Job:
-            changed = storable(dataclasses.replace(job, updated_at=utc_now()))
-            jobs[job.variant] = changed
-            journal.append(changed, lambda: list(jobs.values()))
-            return changed
-
-        pacing = Pacing(
-            concurrency=tuning.concurrency,
-            downloads=tuning.downloads,
-            submit_rate=None,  # the emulator has no quota to stay under
-            poll_interval=net.poll_interval,
-            poll_growth=tuning.poll_growth,
-            max_poll_interval=tuning.max_poll_interval,
-            timeout=RUN_TIMEOUT,
-        )
-        Scheduler(
-            adapter, record=record, clip_path=lambda v: clips / f"{v}.mp4", pacing=pacing
-        ).run(list(jobs.values()))
-        journal.snapshot(list(jobs.values()))
-        journal.close()
-    return list(jobs.values())
 
 
 # -- the parent ----------------------------------------------------------------------------
@@ -321,9 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=Tuning.concurrency)
     parser.add_argument("--downloads", type=int, default=Tuning.downloads)
-    parser.add_argument("--poll-growth", type=float, default=Tuning.poll_growth)
-    parser.add_argument("--max-poll-interval", type=float, default=Tuning.max_poll_interval)
-    parser.add_argument("--mode", default="scheduler")
+    parser.add_argument("--mode", default="concurrent")
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--api", default="")
     parser.add_argument("--key", default="")
@@ -334,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=Network.poll_interval)
     args = parser.parse_args(argv)
     net = Network(args.latency, args.generation, args.size, args.bandwidth, args.poll_interval)
-    tuning = Tuning(args.concurrency, args.downloads, args.poll_growth, args.max_poll_interval)
+    tuning = Tuning(args.concurrency, args.downloads)
     if args.role == "serve":
         serve(args.key, net)
         return 0
@@ -348,13 +287,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"emulator in its own process on loopback: {net.latency * 1e3:g} ms per request, "
         f"{net.generation:g} s generation, {fmt_bytes(net.size)} clips at "
-        f"{net.bandwidth / 1e6:g} MB/s; poll interval {net.poll_interval:g} s; scheduler: "
-        f"{tuning}, no submit pacing; serial baseline up to {args.serial_max} clips"
+        f"{net.bandwidth / 1e6:g} MB/s; poll interval {net.poll_interval:g} s; concurrent: "
+        f"{tuning}, no submit pacing; serial baseline (concurrency 1) up to "
+        f"{args.serial_max} clips"
     )
     ideal = measure("serial", 1, net, tuning)
     results: list[Result] = []
     for n in sizes:
-        for mode in ("serial", "scheduler"):
+        for mode in ("serial", "concurrent"):
             if mode == "serial" and n > args.serial_max:
                 continue
             started = time.perf_counter()
@@ -387,16 +327,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"after the runs: {load_line()}")
     for r in results:
-        if r.mode != "scheduler":
+        if r.mode != "concurrent":
             continue
         ratio = r.wall / ideal.wall
         target = WALL_TARGET.get(r.n)
         if target is not None:
             verdict = "PASS" if ratio <= target and r.downloaded == r.n else "MISS"
-            print(f"{verdict}  scheduler x{r.n}: wall / ideal {ratio:.2f} (target {target})")
+            print(f"{verdict}  concurrent x{r.n}: wall / ideal {ratio:.2f} (target {target})")
         if r.n == 1000:
             verdict = "PASS" if r.rss < RSS_TARGET else "MISS"
-            print(f"{verdict}  scheduler x1000: peak RSS {fmt_bytes(r.rss)} (target < 300 MiB)")
+            print(f"{verdict}  concurrent x1000: peak RSS {fmt_bytes(r.rss)} (target < 300 MiB)")
     return 0
 
 

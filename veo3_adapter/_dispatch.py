@@ -15,13 +15,13 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
-from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ._failures import unrecorded
+from ._news import THROTTLED_REASON, Abandoned, Kind, News, late, received, step
 from ._retrywatch import watching
-from ._steps import Step, download_step, not_sent, poll_step, submit_step, timed_out
+from ._samples import ClipPath
+from ._steps import Step, not_sent, timed_out
 from ._timebase import Timebase
 from .errors import BatchStoppingError, OutputWriteError
 from .models import JobStatus, Veo3Job
@@ -36,22 +36,7 @@ __all__ = ["Run"]
 logger = logging.getLogger("veo3_adapter.orchestrator")
 
 
-class Kind(Enum):
-    SUBMIT = "submit"
-    POLL = "poll"
-    DOWNLOAD = "download"
-
-
 _Task = tuple[Kind, Veo3Job]
-
-
-class _News(NamedTuple):
-    """What a worker posts: its request's result, or (``kind`` None) a wait to hold for."""
-
-    kind: Kind | None
-    variant: str
-    result: Step | BaseException | None = None
-    hold: float = 0.0
 
 
 class Run:
@@ -62,7 +47,7 @@ class Run:
         port: VideoGenerationPort,
         *,
         record: Callable[[Veo3Job], Veo3Job | None],
-        clip_path: Callable[[str], Path],
+        clip_path: ClipPath,
         pacing: Pacing,
         time: Timebase,
         rand: Callable[[], float],
@@ -83,12 +68,14 @@ class Run:
         self._downloads: deque[str] = deque()
         self._in_flight: dict[str, Kind] = {}
         self._downloading = 0
+        self._submitting = 0
+        self._probed = False  # the run's first submit answered: the others may go together
         self._next_submit = float("-inf")
         self._hold_until = float("-inf")
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()  # guards _posted and _closed
-        self._posted: list[_News] = []
+        self._posted: list[News] = []
         self._closed = False
         self._stop_asked = False
         self._dispatcher = threading.get_ident()  # drive() runs in the thread that made it
@@ -108,12 +95,12 @@ class Run:
         if threading.get_ident() != self._dispatcher:
             self._time.wake()
 
-    def _post(self, item: _News) -> None:
+    def _post(self, item: News) -> None:
         with self._lock:
             if not self._closed:
                 self._posted.append(item)
                 return
-        _late(item)
+        late(item)
 
     def _work(self) -> None:
         while True:
@@ -124,26 +111,30 @@ class Run:
             result: Step | BaseException
             try:
                 with watching(functools.partial(self._retried, kind, job.variant)):
-                    result = self._step(kind, job)
+                    result = step(self._port, kind, job, self._clip_path)
             except BaseException as exc:  # a port's SystemExit: the dispatcher raises it
                 result = exc
             try:
-                self._post(_News(kind, job.variant, result))
+                self._post(News(kind, job.variant, result))
                 self._time.wake()
             finally:
                 self._time.end()
 
-    def _step(self, kind: Kind, job: Veo3Job) -> Step:
-        if kind is Kind.SUBMIT:
-            return submit_step(self._port, job)
-        if kind is Kind.POLL:
-            return poll_step(self._port, job)
-        return download_step(self._port, job, self._clip_path)
+    def _retried(self, kind: Kind, variant: str, failure: Transient, delay: float) -> None:
+        """A backend retries a request: a wait the service asked for holds the whole run.
 
-    def _retried(self, kind: Kind, variant: str, failure: Transient, _delay: float) -> None:
-        """A backend retries a request: a wait the service asked for holds the whole run."""
-        if kind is not Kind.DOWNLOAD and failure.retry_after:
-            self._post(_News(None, variant, hold=failure.retry_after))
+        That is a submit's or a poll's ``Retry-After`` (or the body's ``RetryInfo``), or
+        the backend's own backoff after a 429 that names no wait. Once the run is stopping
+        or over, the request makes no further attempt (:class:`Abandoned`): its answer
+        would not be recorded.
+        """
+        if self._stop_asked or self._closed:
+            raise Abandoned(f"the run ended: no further attempt of this {kind.value}")
+        if kind is Kind.DOWNLOAD:
+            return
+        hold = failure.retry_after or (delay if failure.reason == THROTTLED_REASON else 0.0)
+        if hold:
+            self._post(News(None, variant, hold=hold))
             self._time.wake()
 
     # -- the dispatching thread ------------------------------------------------------------
@@ -172,7 +163,8 @@ class Run:
             raise named from exc
         except KeyboardInterrupt:
             try:
-                self._wind_down()
+                if not self.stopped:  # a second interrupt while winding down: at once
+                    self._wind_down()
             finally:
                 self._close()
             raise
@@ -204,7 +196,7 @@ class Run:
             due: list[tuple[float, int]] = []
             if self._polls:
                 due.append((max(self._polls[0][0], self._hold_until), 0))
-            if self._unsent:
+            if self._unsent and (self._probed or not self._submitting):
                 due.append((max(self._next_submit, self._hold_until), 1))
             if not due:
                 return None
@@ -228,6 +220,8 @@ class Run:
         self._in_flight[variant] = kind
         if kind is Kind.DOWNLOAD:
             self._downloading += 1
+        elif kind is Kind.SUBMIT:
+            self._submitting += 1
         self._time.begin()
         self._tasks.put((kind, self._jobs[variant]))
 
@@ -239,12 +233,12 @@ class Run:
                 self._apply(item)
             except BaseException as exc:
                 if not isinstance(exc, OutputWriteError) and item.variant not in self.operations:
-                    _late(item)  # interrupted while it was being recorded: log its name
+                    late(item)  # interrupted while it was being recorded: log its name
                 with self._lock:  # not applied: kept for _unrecorded and _close
                     self._posted[:0] = posted[index + 1 :]
                 raise
 
-    def _apply(self, item: _News) -> None:
+    def _apply(self, item: News) -> None:
         kind, variant, result, hold = item
         now = self._time.monotonic()
         if kind is None:
@@ -253,6 +247,14 @@ class Run:
         del self._in_flight[variant]
         if kind is Kind.DOWNLOAD:
             self._downloading -= 1
+        elif kind is Kind.SUBMIT:
+            self._submitting -= 1
+        if isinstance(result, Abandoned):
+            # No further attempt was made: a submit retried only after an answer that
+            # started nothing, so that job is as unsent as the ones never tried.
+            if kind is Kind.SUBMIT:
+                self._unsent.appendleft(variant)
+            return
         if isinstance(result, BaseException):
             raise result
         assert result is not None
@@ -288,6 +290,7 @@ class Run:
                     extra={NOTE_ATTR: Note("retry", f"submit of variant {variant!r}")},
                 )
                 return
+        self._probed = True
         if step.again and self.batch_stop is not None:
             job = self._record(not_sent(self._jobs[variant], self.batch_stop, self.stopped_by))
         else:
@@ -340,7 +343,15 @@ class Run:
     def _wind_down(self) -> None:
         """Send nothing more; give the submits in flight their grace to answer."""
         self.stopped = True
-        deadline = self._time.monotonic() + self._pacing.stop_grace
+        grace = self._pacing.stop_grace
+        submits = sum(1 for kind in self._in_flight.values() if kind is Kind.SUBMIT)
+        logger.warning(
+            "stopping: nothing more is sent; %d submit(s) in flight have up to %gs to answer",
+            submits,
+            grace,
+            extra={NOTE_ATTR: Note("stop", "the run")},
+        )
+        deadline = self._time.monotonic() + grace
         while any(kind is Kind.SUBMIT for kind in self._in_flight.values()):
             if self._time.monotonic() >= deadline:
                 break
@@ -352,7 +363,7 @@ class Run:
             self._closed = True
             posted, self._posted = self._posted, []
         for item in posted:
-            _late(item)
+            late(item)
         self.unsent = tuple(self._unsent)
         self.abandoned = tuple(self._in_flight)
         if self.abandoned:
@@ -370,27 +381,7 @@ class Run:
         with self._lock:
             posted, self._posted = self._posted, []
         for item in posted:
-            job = _received(item)
+            job = received(item)
             if job is not None:
                 exc = unrecorded(exc, job)
         return exc
-
-
-def _received(item: _News) -> Veo3Job | None:
-    """The job of a submit's answer that carries an operation name, if ``item`` is one."""
-    result = item.result
-    if item.kind is Kind.SUBMIT and isinstance(result, Step) and result.job is not None:
-        return result.job if result.job.operation_name else None
-    return None
-
-
-def _late(item: _News) -> None:
-    """An answer that was not recorded: an operation name in it must not be lost."""
-    job = _received(item)
-    if job is not None:
-        logger.error(
-            "variant %r was submitted as operation %s, which jobs.json does not have (the "
-            "run ended first): keep this operation name",
-            item.variant,
-            job.operation_name,
-        )

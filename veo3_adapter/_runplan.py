@@ -238,8 +238,14 @@ def remove_partial_files(clips_dir: Path) -> None:
 
 
 def stopped_unsent(job: Veo3Job) -> bool:
-    """A job a stopped run left unsent (or whose refusal stopped it): nothing was started."""
-    return job.status is JobStatus.FAILED and bool(job.batch_stopped_by) and not job.operation_name
+    """A job ``resume`` sends: one a stopped run left unsent, still PENDING (no submit of it
+    was answered), or one a batch-stopping refusal failed (that refusal's, or one not sent
+    after it). Nothing was started for either: it has no operation name."""
+    if job.operation_name:
+        return False
+    if job.status is JobStatus.PENDING:
+        return True
+    return job.status is JobStatus.FAILED and bool(job.batch_stopped_by)
 
 
 def resume_state(job: Veo3Job, *, clip_ok: bool) -> Veo3Job:

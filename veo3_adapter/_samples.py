@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from ._failures import clip_write_failure, internal_failure, scrubbed
 from .errors import Veo3Error
@@ -20,12 +20,19 @@ from .models import ErrorCode, JobStatus, SampleClip, Veo3Job
 from .mp4 import is_mp4_file
 from .port import VideoGenerationPort
 
-__all__ = ["SAMPLE_MARK", "clip_name", "clips_ok", "download_clips", "sample_count"]
+__all__ = ["SAMPLE_MARK", "ClipPath", "clip_name", "clips_ok", "download_clips", "sample_count"]
 
 logger = logging.getLogger("veo3_adapter.orchestrator")
 
 SAMPLE_MARK = "~"
 """What separates a variant from the number of its second, third or fourth video."""
+
+
+class ClipPath(Protocol):
+    """Where a video of a variant goes: ``clip_path(variant)`` for its first, ``clip_path(
+    variant, sample)`` for the others (``sample`` from 1)."""
+
+    def __call__(self, variant: str, sample: int = 0, /) -> Path: ...
 
 
 class _Failed(NamedTuple):
@@ -52,15 +59,15 @@ def clips_ok(job: Veo3Job, clips_dir: Path) -> bool:
     )
 
 
-def download_clips(port: VideoGenerationPort, job: Veo3Job, clips_dir: Path) -> Veo3Job:
-    """``job`` after fetching each of its videos not already in ``clips_dir``.
+def download_clips(port: VideoGenerationPort, job: Veo3Job, clip_path: ClipPath) -> Veo3Job:
+    """``job`` after fetching each of its videos not already at its ``clip_path``.
 
     DOWNLOADED when every clip is there; otherwise FAILED (``download_failed``, or
     ``internal_error`` for a bug), the detail naming each video that failed, and the clips
     that arrived recorded (``samples``) and kept.
     """
     if not job.samples:
-        dest = clips_dir / clip_name(job.variant)
+        dest = clip_path(job.variant)
         got = _fetch(port, job, 0, dest)
         if isinstance(got, _Failed):
             return job.failed(got.code, got.detail)
@@ -74,7 +81,7 @@ def download_clips(port: VideoGenerationPort, job: Veo3Job, clips_dir: Path) -> 
     samples: list[SampleClip] = []
     failed: list[_Failed] = []
     for sample, recorded in enumerate(job.samples):
-        dest = clips_dir / clip_name(job.variant, sample)
+        dest = clip_path(job.variant, sample) if sample else clip_path(job.variant)
         if _arrived(recorded, dest):
             samples.append(dataclasses.replace(recorded, path=str(dest)))
             continue

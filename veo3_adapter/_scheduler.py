@@ -5,7 +5,9 @@ thread-safe: one ``httpx.Client``) with a few worker threads, while one thread, 
 decides what happens next and writes down every change. Each job advances on its own:
 
 - at most ``concurrency`` requests in flight, ``downloads`` of them downloads;
-- submits in order, at most ``submit_rate`` a minute, evenly spaced;
+- submits in order, at most ``submit_rate`` a minute, evenly spaced; the first goes alone,
+  the others once it was answered, so that a refusal every submit would meet (a per-day
+  quota, a refused key) stops the batch before anything else is sent;
 - each job polled on its own schedule: ``poll_interval`` after its submit (at once for a job
   handed over already running), then again and again, the interval growing by
   ``poll_growth`` up to ``max_poll_interval``, each wait spread by ``poll_jitter``; a job still
@@ -20,22 +22,19 @@ decides what happens next and writes down every change. Each job advances on its
   go on;
 - :meth:`Scheduler.stop` (or ``KeyboardInterrupt`` in the calling thread) ends the run:
   nothing new is sent, submits in flight get ``stop_grace`` seconds to answer so their
-  operation names are recorded, every other request is abandoned. A name that arrives after
-  that is logged at ERROR, never lost silently.
+  operation names are recorded (a second ``KeyboardInterrupt`` cuts that short), every other
+  request is abandoned: its answer is not recorded, and a backend's retry of it makes no
+  further attempt. A name that arrives after that is logged at ERROR, never lost silently.
 
 Every change of a job's state goes to ``record``, called only in the thread that called
 :meth:`Scheduler.run`, in the order the changes happened: the single writer of jobs.json.
 
-How the orchestrator wires it: ``run`` and ``resume`` build one ``Scheduler(self.port,
-record=self._set, clip_path=self.clip_path, pacing=Pacing(poll_interval=...,
-timeout=..., concurrency=..., submit_rate=...), time=...)`` (``_set`` returning the job as
-stored) and replace ``_submit_all`` + ``_drive`` by ``scheduler.run(to_send, running)``:
-``to_send`` the jobs of ``plan.submit`` (``resume``: the unsent ones), ``running`` the
-resumed SUBMITTED or GENERATED jobs. :class:`~veo3_adapter._scheduler.Outcome` then says
-what stopped and which jobs were left unsent (still PENDING: ``resume`` must send those).
-Time: ``system_time()`` by default (real, or the package's ``virtual_time()`` when active),
-``VirtualTime.following(clock, sleep)`` when the orchestrator was given a ``clock`` and a
-``sleep``.
+The orchestrator's ``run`` and ``resume`` build one scheduler each, with its ``_set`` as
+``record`` (it returns the job as stored) and its ``clip_path``, and hand it the jobs to send
+and the ones already running. Time: ``system_time()`` by default (real, or the package's
+``virtual_time()`` when active); a :class:`~veo3_adapter._timebase.VirtualTime` makes a run
+exact and instant (the orchestrator uses ``VirtualTime.following(clock, sleep)`` when it was
+given a ``clock`` or a ``sleep``).
 """
 
 from __future__ import annotations
@@ -45,10 +44,10 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 
 from ._dispatch import Run
+from ._samples import ClipPath
 from ._timebase import Timebase, system_time
 from .errors import BatchStoppingError, ConfigurationError
 from .models import Veo3Job
@@ -139,9 +138,11 @@ class Scheduler:
     """Drives jobs concurrently through ``port``; see the module's docstring.
 
     ``record(job)`` writes a job's new state (it may return the job as stored, which the
-    scheduler then carries on with); ``clip_path(variant)`` says where a clip goes. ``time``
+    scheduler then carries on with); ``clip_path(variant)`` says where a clip goes
+    (``clip_path(variant, n)`` the clip of its video n + 1, when it has several). ``time``
     is a :class:`~veo3_adapter._timebase.Timebase` (``system_time()`` by default), ``rand``
-    the jitter's source. One run at a time.
+    the jitter's source. One run at a time. ``last`` is the :class:`Outcome` of the last
+    run, set even when that run raised (``KeyboardInterrupt``).
     """
 
     def __init__(
@@ -149,7 +150,7 @@ class Scheduler:
         port: VideoGenerationPort,
         *,
         record: Callable[[Veo3Job], Veo3Job | None],
-        clip_path: Callable[[str], Path],
+        clip_path: ClipPath,
         pacing: Pacing | None = None,
         time: Timebase | None = None,
         rand: Callable[[], float] = random.random,
@@ -163,6 +164,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._run: Run | None = None
         self._stop_asked = False
+        self.last: Outcome | None = None
 
     def stop(self) -> None:
         """End the current run soon, or the next one at once; see the module.
@@ -202,11 +204,12 @@ class Scheduler:
         finally:
             self._run = None
             self._stop_asked = False
-        return Outcome(
-            stopped=run.stopped,
-            stop=run.batch_stop,
-            stopped_by=run.stopped_by,
-            unsent=run.unsent,
-            abandoned=run.abandoned,
-            operations=MappingProxyType(dict(run.operations)),
-        )
+            self.last = Outcome(
+                stopped=run.stopped,
+                stop=run.batch_stop,
+                stopped_by=run.stopped_by,
+                unsent=run.unsent,
+                abandoned=run.abandoned,
+                operations=MappingProxyType(dict(run.operations)),
+            )
+        return self.last

@@ -1,24 +1,23 @@
 """One request of one job: submit, poll or download, and the job's state it leads to.
 
-Each function calls the port once and turns whatever it answers or raises into a
-:class:`Step` (never an exception, but ``KeyboardInterrupt`` and ``SystemExit``): the job's
-new state with a scrubbed detail, whether the request is worth making again, and whether the
-service asked the whole run to slow down. They touch no shared state, so any thread may run
-them; recording the states is the caller's (one writer).
+Each function calls the port once (a download: once per video) and turns whatever it
+answers or raises into a :class:`Step` (never an exception, but ``KeyboardInterrupt`` and
+``SystemExit``): the job's new state with a scrubbed detail, whether the request is worth
+making again, and whether the service asked the whole run to slow down. They touch no shared
+state, so any thread may run them; recording the states is the caller's (one writer).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ._failures import checked_answer, clip_write_failure, code_of, internal_failure, scrubbed
+from ._failures import checked_answer, code_of, internal_failure, scrubbed
 from ._runplan import submitted_through
+from ._samples import ClipPath, download_clips
 from .errors import BatchStoppingError, PollError, SubmitError, Veo3Error
-from .models import ErrorCode, JobStatus, Veo3Job
+from .models import ErrorCode, Veo3Job
 from .port import VideoGenerationPort
 from .retry import NOTE_ATTR, Note
 
@@ -28,6 +27,7 @@ __all__ = [
     "download_step",
     "not_sent",
     "poll_step",
+    "unanswered",
     "submit_step",
     "timed_out",
 ]
@@ -110,34 +110,10 @@ def poll_step(port: VideoGenerationPort, job: Veo3Job) -> Step:
     return Step(polled if polled != job else None)
 
 
-def download_step(
-    port: VideoGenerationPort, job: Veo3Job, clip_path: Callable[[str], Path]
-) -> Step:
-    """Fetch ``job``'s clip to ``clip_path(variant)``: DOWNLOADED, or failed with the cause."""
-    variant = job.variant
-    dest = clip_path(variant)
-    try:
-        written = Path(port.download_clip(job, dest))
-        size = written.stat().st_size
-    except Veo3Error as exc:
-        # The adapter has logged the cause at WARNING; here only the job's new state.
-        logger.info("variant %r: %s", variant, ErrorCode.DOWNLOAD_FAILED.value)
-        return Step(job.failed(ErrorCode.DOWNLOAD_FAILED, scrubbed(str(exc))))
-    except OSError as exc:  # the clip's file: a full disk, a read-only directory
-        return Step(job.failed(ErrorCode.DOWNLOAD_FAILED, clip_write_failure(variant, dest, exc)))
-    except Exception as exc:
-        detail = internal_failure("download", variant, exc)
-        return Step(job.failed(ErrorCode.INTERNAL_ERROR, detail))
-    return Step(
-        dataclasses.replace(
-            job,
-            status=JobStatus.DOWNLOADED,
-            clip_path=str(written),
-            clip_bytes=size,
-            error_message="",
-            error_detail="",
-        )
-    )
+def download_step(port: VideoGenerationPort, job: Veo3Job, clip_path: ClipPath) -> Step:
+    """Fetch every video of ``job`` not already at its ``clip_path``: DOWNLOADED, or failed
+    with the cause and the videos that arrived kept (``_samples.download_clips``)."""
+    return Step(download_clips(port, job, clip_path))
 
 
 def timed_out(job: Veo3Job, timeout: float) -> Veo3Job:
@@ -152,3 +128,17 @@ def not_sent(job: Veo3Job, stop: BatchStoppingError, stopped_by: str) -> Veo3Job
     """``job``, left unsent because ``stopped_by``'s refusal stopped the batch."""
     detail = f"not sent: this run stopped sending jobs after this refusal: {scrubbed(str(stop))}"
     return dataclasses.replace(job.failed(code_of(stop), detail), batch_stopped_by=stopped_by)
+
+
+def unanswered(job: Veo3Job) -> Veo3Job:
+    """``job``, whose submit was still in flight when its run was stopped, failed: whether
+    it started an operation is unknown, so nothing sends it again by itself."""
+    return dataclasses.replace(
+        job.failed(
+            ErrorCode.SUBMIT_FAILED,
+            "the run was stopped while this submit was in flight: whether it started an "
+            "operation is unknown (if it did, the log names it at ERROR); run the variant "
+            "again to send it",
+        ),
+        batch_stopped_by="",
+    )

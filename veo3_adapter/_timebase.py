@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Protocol
 
 from . import clock as _clock
 
-__all__ = ["RealTime", "Timebase", "VirtualTime", "system_time"]
+__all__ = ["RealTime", "Timebase", "VirtualTime", "jitter_for", "system_time", "time_for"]
 
 _SLICE = 0.25  # longest real pause: how soon a stop asked from a signal handler is seen
 
@@ -204,3 +205,26 @@ def system_time() -> Timebase:
     if active is None:
         return RealTime()
     return VirtualTime.following(active.monotonic, active.sleep)
+
+
+def time_for(clock: Callable[[], float], sleep: Callable[[float], None]) -> Timebase:
+    """The time of a run given ``clock`` and ``sleep``: :func:`system_time` for the package's
+    own (``clock.monotonic`` and ``clock.sleep``); the :class:`VirtualTime` itself when
+    ``sleep`` is one's (a port sleeping on it then takes its time inside the run); else
+    virtual time following them (:meth:`VirtualTime.following`)."""
+    owner = getattr(sleep, "__self__", None)
+    if isinstance(owner, VirtualTime):
+        return owner
+    if sleep is _clock.sleep and clock is _clock.monotonic:
+        return system_time()
+    return VirtualTime.following(clock, sleep)
+
+
+def jitter_for(time: Timebase) -> Callable[[], float]:
+    """Random jitter in real time; none in virtual time, so a virtual run is the same every
+    time (0.5 is the middle of the jitter's range: every wait exactly as set)."""
+    return random.random if isinstance(time, RealTime) else _no_jitter
+
+
+def _no_jitter() -> float:
+    return 0.5

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from . import clock as _clock
-from ._failures import checked_answer, code_of, internal_failure, scrubbed, unrecorded
 from ._inputs import check_submits, with_extensions
 from ._runplan import (
     backend_of,
@@ -22,12 +21,13 @@ from ._runplan import (
     resume_state,
     same_backend,
     stopped_unsent,
-    submitted_through,
 )
-from ._samples import clip_name, clips_ok, download_clips
-from .errors import BatchStoppingError, ConfigurationError, OutputWriteError, PollError, Veo3Error
+from ._samples import clip_name, clips_ok
+from ._scheduler import Outcome, Pacing, Scheduler
+from ._steps import unanswered
+from ._timebase import jitter_for, time_for
+from .errors import ConfigurationError, OutputWriteError
 from .models import (
-    ErrorCode,
     GenerationOptions,
     JobStatus,
     RunSummary,
@@ -37,33 +37,65 @@ from .models import (
     validate_variants,
 )
 from .port import VideoGenerationPort
-from .retry import NOTE_ATTR, Note
 from .store import JobsJournal, locked_for_writing, read_jobs_and_backend, read_jobs_json, storable
 
-__all__ = ["CLIPS_DIRNAME", "JOBS_FILENAME", "Veo3Orchestrator"]
+__all__ = [
+    "CLIPS_DIRNAME",
+    "CONCURRENCY",
+    "JOBS_FILENAME",
+    "SUBMIT_RATE",
+    "Veo3Orchestrator",
+]
 
 logger = logging.getLogger("veo3_adapter.orchestrator")
 
 CLIPS_DIRNAME = "veo3"
 JOBS_FILENAME = "jobs.json"
+CONCURRENCY = 8
+"""Requests in flight at once, by default (submits, polls and downloads together)."""
+SUBMIT_RATE = 10.0
+"""Submits a minute, by default: under the per-minute quota of a new project."""
 
 
 class Veo3Orchestrator:
     """Runs a batch of variants to clips in ``output_dir/veo3/``, recording every step.
 
+    Jobs advance concurrently and independently: up to ``concurrency`` requests in flight
+    (``downloads`` of them downloads; half of ``concurrency`` unless set), submits sent in
+    order at most ``submit_rate`` a minute (``None``: as fast as ``concurrency`` allows), each
+    job polled every ``poll_interval`` seconds on its own schedule (spread by a small jitter)
+    and failed as a timeout when still generating ``timeout`` seconds after its submit (or,
+    resumed, after the run took it up). When the service asks for a wait (a per-minute 429)
+    every submit and poll of the run waits for it, and a throttled submit is sent again
+    after it; a per-day quota stops the sending (see :meth:`run`). Requests run in worker
+    threads over the port (the adapters are thread-safe); the thread that called ``run`` or
+    ``resume`` writes every change.
+
     Every change of state is made durable before the run moves on (one fsynced line in
     ``jobs.json.journal``, folded into an atomically rewritten ``jobs.json`` when the journal
     outgrows it and at the end of every run), so a crash at any point leaves files that
     ``read_jobs_json`` and ``resume()`` continue from, at a cost linear in the jobs.
-    ``on_change`` (if given) is called with the job after each such change has been saved.
+    ``on_change`` (if given) is called with the job after each such change has been saved,
+    in the order of the changes, always in the thread that called ``run`` or ``resume``.
     The orchestrator owns the jobs' time stamps: ``created_at`` when a job is (re)created by
     ``run``, ``updated_at`` at every change, both from ``now``.
+
+    Time: real by default (or the package's ``virtual_time()`` when active). Given a
+    ``clock`` or a ``sleep``, a run's time is virtual: it starts at ``clock()``, moves only
+    while the run waits for something due, calling ``sleep`` with each step, and a request
+    takes none of it; polls then have no jitter, so the run is exact and the same every time
+    (for tests and simulations). A ``sleep`` of a ``_timebase.VirtualTime`` is that clock
+    itself: a port that sleeps on it too takes that time inside the run.
 
     Jobs are isolated: whatever one job's submit, poll or download raises (but
     ``KeyboardInterrupt`` and ``SystemExit``) becomes that job's failure, with a scrubbed
     detail, and the others go on. If the port has a ``describe()``, what it says is
     recorded in jobs.json (``store.read_backend_info``). ``last_run`` is the
     :class:`~veo3_adapter.models.RunSummary` of the last ``run`` or ``resume``.
+
+    Stopping: :meth:`stop` (from another thread or a signal handler) or ``KeyboardInterrupt``
+    in the calling thread ends a run early; see :meth:`stop`. The orchestrator installs no
+    signal handler: the ``veo3`` command does, in its main thread.
     """
 
     def __init__(
@@ -73,6 +105,9 @@ class Veo3Orchestrator:
         *,
         poll_interval: float = 10.0,
         timeout: float = 900.0,
+        concurrency: int = CONCURRENCY,
+        submit_rate: float | None = SUBMIT_RATE,
+        downloads: int | None = None,
         sleep: Callable[[float], None] = _clock.sleep,
         clock: Callable[[], float] = _clock.monotonic,
         now: Callable[[], str] = _clock.utc_now,
@@ -84,13 +119,21 @@ class Veo3Orchestrator:
         self.output_dir = Path(output_dir)
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.concurrency = concurrency
+        self.submit_rate = submit_rate
+        self.downloads = downloads if downloads is not None else max(1, concurrency // 2)
+        self._pacing()  # impossible settings are refused here, not at the first run
         self._sleep = sleep
         self._clock = clock
         self._now = now
         self._on_change = on_change
         self._jobs: dict[str, Veo3Job] = {}
         self._journal = JobsJournal(self.jobs_path)
+        self._scheduler: Scheduler | None = None
+        self._stop_asked = False
         self.last_run: RunSummary | None = None
+        self.stopped = False
+        """Whether the last ``run`` or ``resume`` was ended early by :meth:`stop`."""
 
     @property
     def clips_dir(self) -> Path:
@@ -191,8 +234,7 @@ class Veo3Orchestrator:
             self._save()
             for variant in prompts:
                 self._changed(self._jobs[variant])
-            self._submit_all(list(plan.submit))
-            self._drive(list(prompts), wait_first=bool(plan.submit))
+            self._schedule(plan.submit, plan.resume)
             self._save()
             self.last_run = RunSummary(plan.submit, plan.skip, plan.resume)
             return [self._jobs[variant] for variant in prompts]
@@ -201,9 +243,13 @@ class Veo3Orchestrator:
         """Continue from jobs.json: poll what was running, fetch missing or broken clips
         (of a job with several videos, only those).
 
-        Jobs that a stopped run did not send (or whose refusal stopped it) are submitted
-        again, in their order in jobs.json; they stop again the same way if the cause is
-        still there.
+        Jobs that were never sent (still PENDING without an operation name: a stopped run
+        left them unsent) and those a batch-stopping refusal failed are submitted again, in
+        their order in jobs.json; they stop again the same way if the cause is still there.
+        A job whose submit was in flight when a run was stopped is FAILED
+        (``submit_failed``) and not sent again: whether it started an operation is unknown.
+        Only a process killed outright (no :meth:`stop`, no ``KeyboardInterrupt``) while
+        submits were in flight leaves such a job PENDING, and then it is sent again.
         """
         with self._locked():
             self._jobs = {job.variant: job for job in read_jobs_json(self.jobs_path)}
@@ -219,124 +265,99 @@ class Veo3Orchestrator:
                     self._set(state)
                 if state.status in (JobStatus.SUBMITTED, JobStatus.GENERATED):
                     todo.append(variant)
-            resumed = tuple(todo)
-            self._submit_all(unsent)
-            todo.extend(v for v in unsent if self._jobs[v].status is JobStatus.SUBMITTED)
-            self._drive(todo, wait_first=False)
+            self._schedule(unsent, todo)
             self._save()
-            kept = tuple(v for v in self._jobs if v not in resumed and v not in unsent)
-            self.last_run = RunSummary(tuple(unsent), kept, resumed)
+            kept = tuple(v for v in self._jobs if v not in todo and v not in unsent)
+            self.last_run = RunSummary(tuple(unsent), kept, tuple(todo))
             return list(self._jobs.values())
+
+    def stop(self) -> None:
+        """End the current ``run`` or ``resume`` early; safe from any thread and from a
+        signal handler (it takes no lock).
+
+        Nothing more is sent; submits in flight get a few seconds to answer, so that the
+        operation they start is recorded; every other request is abandoned (its answer is
+        not recorded; a backend's retry of it makes no further attempt). Then the partial
+        files are removed and ``run`` or ``resume`` returns the jobs as they are, with
+        :attr:`stopped` true: jobs not sent are still PENDING, and a submit still in flight
+        failed the job as ``submit_failed`` (a name that arrives later is logged at ERROR).
+        Every operation name received is in jobs.json, and ``resume()`` continues: it sends
+        the PENDING jobs and waits for the others, submitting no operation twice.
+        ``KeyboardInterrupt`` in the calling thread does the same, then propagates; a
+        second one while submits have their grace propagates at once. Called when no run
+        is under way, it ends the next one at once.
+        """
+        self._stop_asked = True
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.stop()
 
     # -- steps -----------------------------------------------------------------------------
 
     def _clip_ok(self, job: Veo3Job) -> bool:
         return clips_ok(job, self.clips_dir)  # every video's clip, when there are several
 
-    def _submit_all(self, variants: list[str]) -> None:
-        """Submit each in turn; after a batch-stopping refusal, send none of the rest."""
-        stop: BatchStoppingError | None = None
-        stopped_by = ""
-        for variant in variants:
-            if stop is None:
-                stop = self._submit(variant)
-                stopped_by = variant
-                continue
+    def _schedule(self, submit: Sequence[str], running: Sequence[str]) -> None:
+        """Send ``submit`` in order and drive them and the ``running`` jobs to the end."""
+        time = time_for(self._clock, self._sleep)
+        scheduler = Scheduler(
+            self.port,
+            record=self._set,
+            clip_path=self.clip_path,
+            pacing=self._pacing(),
+            time=time,
+            rand=jitter_for(time),
+        )
+        self._scheduler = scheduler
+        self.stopped = False
+        try:
+            if self._stop_asked:
+                scheduler.stop()
+            outcome = scheduler.run(
+                [self._jobs[v] for v in submit], [self._jobs[v] for v in running]
+            )
+        except KeyboardInterrupt:
+            if scheduler.last is not None:
+                self._stopped(scheduler.last)
+            raise
+        finally:
+            self._scheduler = None
+            self._stop_asked = False
+        if outcome.stopped:
+            self._stopped(outcome)
+
+    def _stopped(self, outcome: Outcome) -> None:
+        """After a stop: a submit left without an answer fails its job; partial files go."""
+        self.stopped = True
+        for variant in outcome.abandoned:
             job = self._jobs[variant]
-            detail = (
-                f"not sent: this run stopped sending jobs after this refusal: {scrubbed(str(stop))}"
-            )
-            self._set(
-                dataclasses.replace(job.failed(code_of(stop), detail), batch_stopped_by=stopped_by)
-            )
-
-    def _submit(self, variant: str) -> BatchStoppingError | None:
-        """Submit one job; return the error if its refusal means no other job may be sent."""
-        job = self._jobs[variant]
+            if job.status is JobStatus.PENDING or (
+                job.status is JobStatus.FAILED and not job.operation_name
+            ):
+                self._set(unanswered(job))
         try:
-            answer = submitted_through(self.port, job)
-            submitted = dataclasses.replace(checked_answer(job, answer), inputs=job.inputs)
-        except BatchStoppingError as exc:
-            detail = scrubbed(str(exc))
-            logger.warning("submit of variant %r failed; sending no more jobs: %s", variant, detail)
-            self._set(
-                dataclasses.replace(job.failed(code_of(exc), detail), batch_stopped_by=variant)
-            )
-            return exc
-        except Exception as exc:
-            if isinstance(exc, Veo3Error):
-                code, detail = ErrorCode.SUBMIT_FAILED, scrubbed(str(exc))
-                logger.warning("submit of variant %r failed: %s", variant, detail)
-            else:
-                code, detail = ErrorCode.INTERNAL_ERROR, internal_failure("submit", variant, exc)
-            self._set(dataclasses.replace(job.failed(code, detail), batch_stopped_by=""))
-            return None
-        try:
-            self._set(submitted)
-        except OutputWriteError as exc:
-            raise unrecorded(exc, submitted) from exc
-        return None
+            remove_partial_files(self.clips_dir)
+        except OutputWriteError as exc:  # the next run removes them
+            logger.warning("partial files could not be removed: %s", exc)
+        logger.warning(
+            "the run was stopped: %d job(s) not sent, %d request(s) abandoned; resume continues it",
+            len(outcome.unsent),
+            len(outcome.abandoned),
+        )
 
-    def _drive(self, variants: list[str], *, wait_first: bool) -> None:
-        deadline = self._clock() + self.timeout
-        if wait_first and self._waiting(variants):
-            self._sleep(min(self.poll_interval, self.timeout))
-        while True:
-            for variant in variants:
-                if self._jobs[variant].status is JobStatus.SUBMITTED:
-                    self._poll(variant)
-                if self._jobs[variant].status is JobStatus.GENERATED:
-                    self._download(variant)
-            waiting = self._waiting(variants)
-            if not waiting:
-                return
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                for variant in waiting:
-                    logger.warning("variant %r timed out after %.0fs", variant, self.timeout)
-                    self._set(
-                        self._jobs[variant].failed(
-                            ErrorCode.TIMEOUT,
-                            f"still running after {self.timeout:g}s; run resume to keep waiting",
-                        )
-                    )
-                return
-            self._sleep(min(self.poll_interval, remaining))
-
-    def _waiting(self, variants: list[str]) -> list[str]:
-        return [v for v in variants if self._jobs[v].status is JobStatus.SUBMITTED]
-
-    def _poll(self, variant: str) -> None:
-        job = self._jobs[variant]
-        try:
-            polled = checked_answer(job, self.port.poll_job(job))
-        except PollError as exc:
-            if exc.transient:
-                logger.warning(
-                    "poll of variant %r failed, will try again: %s",
-                    variant,
-                    scrubbed(str(exc)),
-                    extra={NOTE_ATTR: Note("retry", f"poll of variant {variant!r}")},
-                )
-                return
-            self._set(job.failed(ErrorCode.POLL_FAILED, scrubbed(str(exc))))
-            return
-        except Veo3Error as exc:
-            self._set(job.failed(ErrorCode.POLL_FAILED, scrubbed(str(exc))))
-            return
-        except Exception as exc:
-            self._set(job.failed(ErrorCode.INTERNAL_ERROR, internal_failure("poll", variant, exc)))
-            return
-        if polled != job:
-            self._set(polled)
-
-    def _download(self, variant: str) -> None:
-        # Every video the operation generated; those already there are not fetched again.
-        self._set(download_clips(self.port, self._jobs[variant], self.clips_dir))
+    def _pacing(self) -> Pacing:
+        return Pacing(
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            concurrency=self.concurrency,
+            downloads=self.downloads,
+            submit_rate=self.submit_rate,
+        )
 
     # -- state -----------------------------------------------------------------------------
 
-    def _set(self, job: Veo3Job) -> None:
+    def _set(self, job: Veo3Job) -> Veo3Job:
+        """Record ``job``'s new state (durably, then ``on_change``); return it as stored."""
         previous = self._jobs.get(job.variant)
         # The backend's text comes from a server; what UTF-8 cannot hold would make jobs.json
         # unwritable mid-run, so it is stored with "?" in its place.
@@ -350,6 +371,7 @@ class Veo3Orchestrator:
         self._jobs[job.variant] = changed
         self._journal.append(changed, lambda: list(self._jobs.values()))
         self._changed(changed)
+        return changed
 
     def _changed(self, job: Veo3Job) -> None:
         if self._on_change is not None:

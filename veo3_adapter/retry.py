@@ -133,8 +133,8 @@ NOTE_ATTR = "veo3_note"
 """The ``LogRecord`` attribute that marks a record as a note for a progress view.
 
 Log records that a person watching a run should see (a retry and its wait, a partial file
-removed) carry a :class:`Note` under this attribute (``extra={NOTE_ATTR: Note(...)}``); a
-view picks them by the attribute, never by their wording.
+removed, a run stopping) carry a :class:`Note` under this attribute
+(``extra={NOTE_ATTR: Note(...)}``); a view picks them by the attribute, never by their wording.
 """
 
 
@@ -142,7 +142,7 @@ view picks them by the attribute, never by their wording.
 class Note:
     """Something worth telling the person watching: what happened, to which request."""
 
-    kind: str  # "retry" or "cleanup"
+    kind: str  # "retry", "cleanup" or "stop"
     what: str  # e.g. "poll of operation models/m/operations/x"
     delay: float | None = None  # seconds until the next attempt, for a retry
 

@@ -85,6 +85,9 @@ def chosen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         def run(self, *args: object, **kwargs: object) -> list[object]:
             raise _Stop
 
+        def stop(self) -> None:  # what the command's SIGINT and SIGTERM handlers call
+            raise AssertionError("no signal was sent")
+
     monkeypatch.setattr(_commands, "Veo3Orchestrator", Spy)
     monkeypatch.setenv("GEMINI_API_KEY", make_api_key())
     return seen
@@ -117,6 +120,33 @@ def test_the_default_poll_interval_follows_the_base_url(
 
     assert chosen["poll_interval"] == interval
     assert _commands.LOCAL_POLL_INTERVAL <= 0.2 < 10.0 == _commands.LIVE_POLL_INTERVAL
+
+
+@pytest.mark.parametrize(
+    ("base_url", "extra", "rate", "concurrency"),
+    [
+        ("http://127.0.0.1:9", (), None, 8),  # the emulator has no quota: no pacing
+        ("https://veo.example", (), 10.0, 8),
+        (None, ("--submit-rate", "2.5", "--concurrency", "3"), 2.5, 3),
+        ("http://127.0.0.1:9", ("--submit-rate", "30"), 30.0, 8),
+        ("https://veo.example", ("--submit-rate", "0"), None, 8),  # 0: no limit
+    ],
+)
+def test_the_default_submit_rate_follows_the_base_url(
+    chosen: dict[str, Any],
+    tmp_path: Path,
+    base_url: str | None,
+    extra: tuple[str, ...],
+    rate: float | None,
+    concurrency: int,
+) -> None:
+    prompts = write_prompts(tmp_path / "p.toml", 'a = "a cat"\n')
+    url = ("--base-url", base_url) if base_url else ()
+
+    with pytest.raises(_Stop):
+        main(["run", str(prompts), "--out", str(tmp_path / "out"), "-q", *url, *extra])
+
+    assert (chosen["submit_rate"], chosen["concurrency"]) == (rate, concurrency)
 
 
 @pytest.mark.parametrize(

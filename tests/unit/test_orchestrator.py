@@ -147,7 +147,9 @@ def test_timeout_uses_the_injected_clock_then_resume_finishes(
     assert fast.status is JobStatus.DOWNLOADED
     assert (slow.status, slow.error_message) == (JobStatus.FAILED, "timeout")
     assert "25s" in slow.error_detail
-    assert fake_clock.now == pytest.approx(25.0)
+    # Each job's timeout runs from its own submit: "slow" went 6 s after "fast" (ten submits
+    # a minute) and was given up 25 s later.
+    assert fake_clock.now == pytest.approx(6.0 + 25.0)
     assert saved(orch)["slow"]["error_message"] == "timeout"
 
     resumed = {j.variant: j for j in make(fake, tmp_path, fake_clock).resume()}
@@ -239,6 +241,27 @@ def test_negative_settings_refused(tmp_path: Path) -> None:
         Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, poll_interval=-1)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"concurrency": 0},
+        {"downloads": 0},
+        {"submit_rate": 0.0},
+        {"submit_rate": float("nan")},
+        {"submit_rate": -6.0},
+    ],
+)
+def test_impossible_pacing_refused(tmp_path: Path, settings: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, **settings)
+
+
+def test_the_pacing_defaults(tmp_path: Path) -> None:
+    orch = Veo3Orchestrator(FakeVeo3Adapter(), tmp_path)
+    assert (orch.concurrency, orch.downloads, orch.submit_rate) == (8, 4, 10.0)
+    assert Veo3Orchestrator(FakeVeo3Adapter(), tmp_path, concurrency=1).downloads == 1
+
+
 def test_empty_batch_does_nothing(tmp_path: Path, fake_clock: FakeClock) -> None:
     assert make(FakeVeo3Adapter(), tmp_path / "out", fake_clock).run({}) == []
     assert not (tmp_path / "out").exists()
@@ -327,7 +350,6 @@ def test_resume_polls_a_submitted_job(tmp_path: Path, fake_clock: FakeClock) -> 
 @pytest.mark.parametrize(
     ("status", "error"),
     [
-        (JobStatus.PENDING, ""),
         (JobStatus.SUBMITTED, ""),
         (JobStatus.GENERATED, ""),
         (JobStatus.DOWNLOADED, ""),
@@ -348,6 +370,17 @@ def test_resume_without_operation_name_fails_the_job(
     assert saved(make(fake, tmp_path, fake_clock))["a"]["error_message"] == (
         "missing_operation_name"
     )
+
+
+def test_resume_sends_a_job_that_was_never_sent(tmp_path: Path, fake_clock: FakeClock) -> None:
+    # PENDING without an operation name: no submit of it was answered (a stopped run).
+    fake = FakeVeo3Adapter()
+    write_jobs_json(tmp_path / "veo3" / "jobs.json", [Veo3Job("a", "p")])
+    orch = make(fake, tmp_path, fake_clock)
+    (job,) = orch.resume()
+    assert job.status is JobStatus.DOWNLOADED
+    assert [call.variant for call in fake.calls_to("submit_job")] == ["a"]
+    assert orch.last_run is not None and orch.last_run.submitted == ("a",)
 
 
 class FlakyDownload(FakeVeo3Adapter):

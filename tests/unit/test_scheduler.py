@@ -7,13 +7,11 @@ waits for real. ``TinyPort`` makes each request take the (virtual) time a test g
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,12 +20,12 @@ from _kit.clock import FakeClock
 from _kit.emulator import MODEL, emulator_wire
 from _kit.keys import make_api_key
 from _kit.sdk import needs_gemini_submit
+from _kit.timed import Through, TinyPort
 
 from veo3_adapter import (
     FakeOutcome,
     FakeVeo3Adapter,
     GeminiVeo3Adapter,
-    GenerationOptions,
     JobStatus,
     PollError,
     QuotaExhaustedError,
@@ -36,14 +34,11 @@ from veo3_adapter import (
     Veo3Job,
     read_jobs_json,
 )
-from veo3_adapter._retrywatch import retry_seen
 from veo3_adapter._scheduler import Outcome, Pacing, Scheduler
 from veo3_adapter._timebase import VirtualTime
 from veo3_adapter.emulator import Emulator, Scenario
 from veo3_adapter.errors import ConfigurationError, OutputWriteError
 from veo3_adapter.models import ErrorCode
-from veo3_adapter.mp4 import sample_clip
-from veo3_adapter.retry import Transient
 from veo3_adapter.store import JobsJournal, journal_path
 
 SUBMITTED, GENERATED, DOWNLOADED, FAILED = (
@@ -52,98 +47,6 @@ SUBMITTED, GENERATED, DOWNLOADED, FAILED = (
     JobStatus.DOWNLOADED,
     JobStatus.FAILED,
 )
-
-
-class TinyPort:
-    """A port whose requests take virtual time; per variant: refusals, failures, waits."""
-
-    def __init__(self, time: VirtualTime, *, running: int = 0) -> None:
-        self.time = time
-        self.running: dict[str, int] = {}
-        self.default_running = running
-        self.waits: dict[tuple[str, str], float] = {}  # (method, variant or "*") -> seconds
-        self.retries: dict[tuple[str, str], float] = {}  # an adapter's own retry after a 429
-        self.refusals: dict[str, list[Exception]] = {}
-        self.poll_failures: dict[str, list[Exception]] = {}
-        self.log: list[tuple[str, str, float, float]] = []  # method, variant, start, end
-        self.names: list[str] = []
-        self.active = self.peak = self.downloading = self.peak_downloads = 0
-        self._polls: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def starts(self, method: str, variant: str | None = None) -> list[float]:
-        return [s for m, v, s, _ in self.log if m == method and variant in (None, v)]
-
-    @contextlib.contextmanager
-    def _request(self, method: str, variant: str) -> Iterator[None]:
-        with self._lock:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-            if method == "download":
-                self.downloading += 1
-                self.peak_downloads = max(self.peak_downloads, self.downloading)
-        start = self.time.monotonic()
-        try:
-            retry = self.retries.pop((method, variant), None)
-            if retry is not None:  # what retry.retrying does before it waits
-                retry_seen(Transient("HTTP 429", retry), retry)
-                self.time.sleep(retry)
-            wait = self.waits.get((method, variant), self.waits.get((method, "*"), 0.0))
-            if wait:
-                self.time.sleep(wait)
-            yield
-        finally:
-            with self._lock:
-                self.active -= 1
-                self.downloading -= method == "download"
-                self.log.append((method, variant, start, self.time.monotonic()))
-
-    def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
-    ) -> Veo3Job:
-        with self._request("submit", variant):
-            if self.refusals.get(variant):
-                raise self.refusals[variant].pop(0)
-            name = f"operations/{variant}-{len(self.names)}"
-            self.names.append(name)
-            return Veo3Job(variant=variant, prompt=prompt, status=SUBMITTED, operation_name=name)
-
-    def poll_job(self, job: Veo3Job) -> Veo3Job:
-        with self._request("poll", job.variant):
-            if self.poll_failures.get(job.variant):
-                raise self.poll_failures[job.variant].pop(0)
-            seen = self._polls.get(job.variant, 0)
-            self._polls[job.variant] = seen + 1
-            if seen < self.running.get(job.variant, self.default_running):
-                return job
-            return dataclasses.replace(job, status=GENERATED, video_uri=f"fake://{job.variant}")
-
-    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        with self._request("download", job.variant):
-            dest.write_bytes(sample_clip())
-            return dest
-
-
-class Through(TinyPort):
-    """Every request forwarded to a real adapter, logged with its virtual times."""
-
-    def __init__(self, time: VirtualTime, inner: GeminiVeo3Adapter) -> None:
-        super().__init__(time)
-        self.inner = inner
-
-    def submit_job(
-        self, variant: str, prompt: str, options: GenerationOptions | None = None
-    ) -> Veo3Job:
-        with self._request("submit", variant):
-            return self.inner.submit_job(variant, prompt, options)
-
-    def poll_job(self, job: Veo3Job) -> Veo3Job:
-        with self._request("poll", job.variant):
-            return self.inner.poll_job(job)
-
-    def download_clip(self, job: Veo3Job, dest: Path) -> Path:
-        with self._request("download", job.variant):
-            return self.inner.download_clip(job, dest)
 
 
 class Writer:
@@ -324,7 +227,9 @@ def test_unpaced_submits_go_as_fast_as_the_concurrency_allows(
     port = TinyPort(vt)
     port.waits[("submit", "*")] = 1.0
     make(port, writer, vt, tmp_path, concurrency=4).run(jobs(*names(8)))
-    assert port.starts("submit") == [0.0] * 4 + [1.0] * 4
+    # The first goes alone (a refusal that stops the batch would stop it there), then four
+    # at a time.
+    assert port.starts("submit") == [0.0] + [1.0] * 4 + [2.0] * 3
 
 
 def test_a_429_on_one_submit_holds_the_submits_and_polls_of_the_others(
@@ -408,19 +313,19 @@ def test_stop_sends_nothing_more_and_reports_every_operation_name(
     vt: VirtualTime, writer: Writer, tmp_path: Path
 ) -> None:
     port = TinyPort(vt)
-    port.waits[("submit", "*")] = 2.0
+    port.waits.update({("submit", "*"): 2.0, ("submit", "v0"): 0.0})
 
     def record(job: Veo3Job) -> Veo3Job:
-        if not writer.changes:
-            scheduler.stop()  # at t=2: the submits of v1..v3 are in flight
+        if job.variant == "v1":
+            scheduler.stop()  # at t=2.5: the submits of v2..v4 are in flight
         return writer(job)
 
     scheduler = make(port, record, vt, tmp_path, submit_rate=120.0, stop_grace=5.0)
     outcome = scheduler.run(jobs(*names(8)))
     assert outcome.stopped
-    assert outcome.unsent == ("v4", "v5", "v6", "v7")
+    assert outcome.unsent == ("v5", "v6", "v7")
     assert sorted(outcome.operations.values()) == sorted(port.names)
-    assert len(port.names) == 4
+    assert len(port.names) == 5
     recorded = {j.operation_name for _, _, j in writer.changes if j.operation_name}
     assert recorded == set(port.names)
     assert outcome.abandoned == ()
@@ -431,17 +336,18 @@ def test_a_submit_slower_than_the_grace_is_abandoned_and_its_name_logged(
     vt: VirtualTime, writer: Writer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = TinyPort(vt)
-    port.waits.update({("submit", "v0"): 1.5, ("submit", "v1"): 60.0})
+    port.waits.update({("submit", "v1"): 60.0, ("submit", "v2"): 1.5})
 
     def record(job: Veo3Job) -> Veo3Job:
-        scheduler.stop()
+        if job.variant == "v2":
+            scheduler.stop()
         return writer(job)
 
     scheduler = make(port, record, vt, tmp_path, submit_rate=60.0, stop_grace=5.0)
     with caplog.at_level(logging.ERROR, logger="veo3_adapter.orchestrator"):
         outcome = scheduler.run(jobs(*names(3)))
         assert outcome.abandoned == ("v1",)
-        assert vt.monotonic() == 6.5  # v1 went out at 1, the stop came at 1.5, 5 s of grace
+        assert vt.monotonic() == 8.5  # v1 went out at 1, the stop came at 3.5, 5 s of grace
         while vt.monotonic() < 100.0:  # let v1's answer arrive, after the run
             vt.pause(100.0)
     assert port.names[-1] in caplog.text
@@ -461,20 +367,20 @@ def test_an_interrupt_gives_the_submits_their_grace_then_propagates(
     vt: VirtualTime, writer: Writer, tmp_path: Path
 ) -> None:
     port = TinyPort(vt)
-    port.waits[("submit", "*")] = 2.0
+    port.waits.update({("submit", "*"): 2.0, ("submit", "v0"): 0.0})
     interrupted: list[bool] = []
 
     def record(job: Veo3Job) -> Veo3Job:
-        if not interrupted:
+        if job.variant == "v1" and not interrupted:
             interrupted.append(True)
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt  # at t=2.5: the submits of v2..v4 are in flight
         return writer(job)
 
     with pytest.raises(KeyboardInterrupt):
-        make(port, record, vt, tmp_path, submit_rate=120.0).run(jobs(*names(6)))
+        make(port, record, vt, tmp_path, submit_rate=120.0).run(jobs(*names(7)))
     recorded = {j.operation_name for _, _, j in writer.changes}
-    assert recorded == set(port.names[1:])  # the interrupted one's name went to the log
-    assert len(port.names) == 4
+    assert recorded == set(port.names) - {port.names[1]}  # v1's name went to the log
+    assert len(port.names) == 5
 
 
 def test_a_journal_that_cannot_be_written_names_the_started_operation(

@@ -16,6 +16,7 @@ from typing import NoReturn
 from ..emulator import SCENARIO_NAMES
 from ..errors import OutputDirInUseError, UnsafeOutputError, Veo3Error
 from ..models import DEFAULT_BASE_URL
+from ..orchestrator import CONCURRENCY, SUBMIT_RATE
 from . import _commands, _demo
 from ._backends import BACKENDS, GEMINI, VERTEX_LOCATION
 from ._common import (
@@ -147,6 +148,26 @@ def _bandwidth(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _per_minute(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number per minute") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number per minute, 0 or more")
+    return value
+
+
 def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None:
     parser.add_argument("--base-url", default=None, metavar="URL", help=base_url)
     parser.add_argument(
@@ -165,8 +186,26 @@ def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None
         type=_seconds,
         default=_commands.GENERATION_TIMEOUT,
         metavar="SECONDS",
-        help="stop waiting this long after the submits; a job still generating then fails "
-        f"as timeout, and resume waits again (default: {_commands.GENERATION_TIMEOUT:g} s)",
+        help="a job still generating this long after its submit fails as timeout, and "
+        f"resume waits again (default: {_commands.GENERATION_TIMEOUT:g} s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_count,
+        default=CONCURRENCY,
+        metavar="N",
+        help="requests in flight at once: submits, polls and downloads (half of them at "
+        f"most downloads) (default: {CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--submit-rate",
+        type=_per_minute,
+        default=None,
+        metavar="PER_MINUTE",
+        help="submits a minute at most, evenly spaced; 0 for no limit; a 429 from the API "
+        "slows every request of the run anyway (default: "
+        f"{SUBMIT_RATE:g}, under a new project's quota; no limit when the base URL is on "
+        "loopback)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help=_QUIET_HELP)
 

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from ..errors import InvalidInputsError
 from ..models import GenerationOptions, JobInputs, JobStatus, RunSummary, Veo3Job
-from ..orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, Veo3Orchestrator
+from ..orchestrator import CLIPS_DIRNAME, JOBS_FILENAME, SUBMIT_RATE, Veo3Orchestrator
 from ..port import VideoGenerationPort
 from ..store import read_jobs_json
 from ._backends import Target, access_for, api_key_from_env, open_adapter, resume_target, run_target
-from ._common import EXIT_JOB_FAILED, EXIT_OK, UsageError, one_line, size
+from ._common import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, UsageError, one_line, size
 from ._events import reporting, watch
 from ._progress import Progress
 from ._prompts import read_prompts_file
+from ._signals import stopping_on_signals
 
 __all__ = [
     "api_key_from_env",
@@ -61,16 +63,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         view.seed([job for job in earlier if job.variant in prompts])
         orchestrator = _orchestrator(adapter, args, target, out, view)
         try:
-            jobs = orchestrator.run(
-                prompts, options=asked.options, inputs=asked.inputs, force=args.force
-            )
+            with stopping_on_signals(orchestrator.stop):
+                jobs = orchestrator.run(
+                    prompts, options=asked.options, inputs=asked.inputs, force=args.force
+                )
         except InvalidInputsError as exc:  # an image, extension or option of the file's
             raise UsageError(f"prompts file {args.prompts}: {_refusal(exc, target)}") from None
     line = run_summary(orchestrator.last_run)
     if line and not args.quiet:
         print(line, file=sys.stderr)
     print(status_table(jobs))
-    return _exit_code(jobs)
+    return _exit_code(jobs, orchestrator, out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -83,9 +86,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         open_adapter(target, access, view) as adapter,
     ):
         view.seed(recorded)
-        jobs = _orchestrator(adapter, args, target, directory, view).resume()
+        orchestrator = _orchestrator(adapter, args, target, directory, view)
+        with stopping_on_signals(orchestrator.stop):
+            jobs = orchestrator.resume()
     print(status_table(jobs))
-    return _exit_code(jobs)
+    return _exit_code(jobs, orchestrator, directory)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -201,11 +206,16 @@ def _orchestrator(
     interval = args.poll_interval
     if interval is None:
         interval = LOCAL_POLL_INTERVAL if target.local else LIVE_POLL_INTERVAL
+    rate = args.submit_rate
+    if rate is None:  # the emulator has no quota to stay under
+        rate = 0.0 if target.local else SUBMIT_RATE
     return Veo3Orchestrator(
         watch(adapter, view),
         out,
         poll_interval=interval,
         timeout=args.timeout,
+        concurrency=args.concurrency,
+        submit_rate=rate or None,
         on_change=view.job_changed,
     )
 
@@ -223,7 +233,11 @@ def _refusal(exc: InvalidInputsError, target: Target) -> str:
     )
 
 
-def _exit_code(jobs: Sequence[Veo3Job]) -> int:
+def _exit_code(jobs: Sequence[Veo3Job], orchestrator: Veo3Orchestrator, out: Path) -> int:
+    if orchestrator.stopped:
+        again = one_line(f"veo3 resume {shlex.quote(str(out))}")
+        print(f"veo3: stopped; run `{again}` to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK if all(j.status is JobStatus.DOWNLOADED for j in jobs) else EXIT_JOB_FAILED
 
 

@@ -107,6 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 out,
                 poll_interval=DEMO_POLL_INTERVAL,
                 timeout=60.0,
+                submit_rate=None,  # the emulator has no quota to stay under
                 on_change=view.job_changed,
             )
             jobs = orchestrator.run(DEMO_PROMPTS)
