@@ -128,44 +128,29 @@ def _needs_command(
     return missing
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number of seconds")
-    return value
+def _number(
+    unit: str, *, whole: bool = False, least: float = 0.0, above: bool = False
+) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number of ``unit`` at least ``least`` (or above it)."""
+    kind = "a whole number" if whole else f"a number of {unit}"
+    bound = f"more than {least:g}" if above else f"at least {least:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value) or value < least or (above and value == least):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {kind}, {bound}")
+        return value
+
+    return parse
 
 
-def _bandwidth(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes per second") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of bytes per second")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _per_minute(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number per minute") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number per minute, 0 or more")
-    return value
+_seconds = _number("seconds")
+_bandwidth = _number("bytes per second", above=True)
+_count = _number("", whole=True, least=1)
+_per_minute = _number("requests per minute")
 
 
 def _pipeline_options(parser: argparse.ArgumentParser, *, base_url: str) -> None:
